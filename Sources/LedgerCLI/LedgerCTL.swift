@@ -1,0 +1,1 @@
+public enum LedgerCTL { public static func main() { print("ledgerctl") } }

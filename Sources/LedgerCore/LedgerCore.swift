@@ -1,0 +1,1 @@
+// LedgerCore: pure record logic. See docs/FORMAT.md.

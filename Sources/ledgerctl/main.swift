@@ -1,0 +1,2 @@
+import LedgerCLI
+LedgerCTL.main()
