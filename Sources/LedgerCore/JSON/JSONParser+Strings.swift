@@ -1,0 +1,196 @@
+// String scanning, UTF-8 validation, escapes and member-name order for JSONParser.
+
+extension JSONParser {
+    /// Parses a string starting at its opening quote and appends its node.
+    mutating func parseString() throws(JSONError) {
+        let openingQuote = pos
+        pos += 1
+        let start = pos
+        var flags: UInt8 = 0
+        while true {
+            // Skip eight plain ASCII bytes at a time: a word is plain when none of its
+            // bytes is '"', '\\', below 0x20 or at/above 0x80.
+            while pos &+ 8 <= count {
+                // SAFETY: pos+8 <= count; loadUnaligned tolerates any alignment.
+                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                if Self.hasSpecialByte(word) { break }
+                pos &+= 8
+            }
+            guard pos < count else {
+                throw JSONError(.syntax, at: openingQuote, "unterminated string")
+            }
+            let byte = base[pos]
+            if byte == UInt8(ascii: "\"") { break }
+            if byte == UInt8(ascii: "\\") {
+                flags = JSONNode.hasEscapes
+                try parseEscape()
+            } else if byte < 0x20 {
+                throw syntax("control character U+\(hex4(UInt16(byte))) must be escaped inside a string")
+            } else if byte >= 0x80 {
+                try validateUTF8Sequence()
+            } else {
+                pos &+= 1
+            }
+        }
+        tape.nodes.append(JSONNode(kind: .string, flags: flags, start: UInt32(start), end: UInt32(pos),
+                                   next: UInt32(tape.nodes.count + 1), count: 0, aux: 0))
+        pos += 1
+    }
+
+    @inline(__always)
+    static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let quote = hasZeroByte(word ^ (ones &* 0x22))
+        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
+        let control = (word &- ones &* 0x20) & ~word & highs
+        return (quote | backslash | control | (word & highs)) != 0
+    }
+
+    /// Validates one escape sequence at `pos` (the backslash) and moves past it.
+    mutating func parseEscape() throws(JSONError) {
+        let escapeStart = pos
+        guard pos + 1 < count else { throw JSONError(.syntax, at: escapeStart, "unterminated escape sequence") }
+        switch base[pos + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            pos += 2
+        case UInt8(ascii: "u"):
+            let unit = try hexEscape(at: pos)
+            pos += 6
+            if unit >= 0xD800, unit <= 0xDBFF {
+                guard pos + 1 < count, base[pos] == UInt8(ascii: "\\"), base[pos + 1] == UInt8(ascii: "u"),
+                      let low = try? hexEscape(at: pos), low >= 0xDC00, low <= 0xDFFF else {
+                    throw JSONError(.loneSurrogate, at: escapeStart,
+                                    "lone surrogate \\u\(hex4(unit)): a high surrogate must be followed by a low surrogate escape")
+                }
+                pos += 6
+            } else if unit >= 0xDC00, unit <= 0xDFFF {
+                throw JSONError(.loneSurrogate, at: escapeStart,
+                                "lone surrogate \\u\(hex4(unit)): a low surrogate without a preceding high surrogate")
+            }
+        default:
+            throw JSONError(.syntax, at: escapeStart, "invalid escape sequence \\\(describeByte(pos + 1))")
+        }
+    }
+
+    /// Reads the four hex digits of `\uXXXX` at `offset` (the backslash).
+    func hexEscape(at offset: Int) throws(JSONError) -> UInt16 {
+        guard offset + 6 <= count else { throw JSONError(.syntax, at: offset, "truncated \\u escape") }
+        var value: UInt16 = 0
+        for i in 2..<6 {
+            guard let digit = JSONEscapes.hexValue(base[offset + i]) else {
+                throw JSONError(.syntax, at: offset, "invalid \\u escape: expected four hex digits")
+            }
+            value = value << 4 | UInt16(digit)
+        }
+        return value
+    }
+
+    /// Validates the multi-byte UTF-8 sequence whose lead byte is at `pos` (RFC 3629 §4:
+    /// no overlong forms, no encoded surrogates, nothing above U+10FFFF).
+    mutating func validateUTF8Sequence() throws(JSONError) {
+        let lead = base[pos]
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF  // bounds of the second byte
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE, 0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: throw JSONError(.invalidUTF8, at: pos, "invalid UTF-8 lead byte 0x\(String(lead, radix: 16))")
+        }
+        guard pos + length <= count else { throw JSONError(.invalidUTF8, at: pos, "truncated UTF-8 sequence") }
+        let second = base[pos + 1]
+        guard second >= low, second <= high else {
+            throw JSONError(.invalidUTF8, at: pos, lead == 0xED && second >= 0xA0
+                ? "UTF-8 encoded surrogate (not valid UTF-8)" : "invalid UTF-8 sequence")
+        }
+        for i in 2..<length where base[pos + i] & 0xC0 != 0x80 {
+            throw JSONError(.invalidUTF8, at: pos, "invalid UTF-8 continuation byte")
+        }
+        pos += length
+    }
+
+    // MARK: Member names
+
+    /// Sorts the member names pending from `mark` in RFC 8785 order and rejects duplicates.
+    mutating func sortAndCheckNames(from mark: Int) throws(JSONError) {
+        let nodes = tape.nodes
+        let bytes = UnsafeRawBufferPointer(start: base, count: count)
+        let end = pendingMembers.count
+        if end - mark <= 16 {
+            // Insertion sort in place: events have a handful of members; no allocation.
+            for i in (mark + 1)..<end {
+                let name = pendingMembers[i]
+                var j = i
+                while j > mark, JSONKeyOrder.compare(nodes[Int(name)], nodes[Int(pendingMembers[j - 1])], bytes) < 0 {
+                    pendingMembers[j] = pendingMembers[j - 1]
+                    j -= 1
+                }
+                pendingMembers[j] = name
+            }
+        } else {
+            pendingMembers[mark...].sort { JSONKeyOrder.compare(nodes[Int($0)], nodes[Int($1)], bytes) < 0 }
+        }
+        for i in (mark + 1)..<end
+        where JSONKeyOrder.compare(nodes[Int(pendingMembers[i - 1])], nodes[Int(pendingMembers[i])], bytes) == 0 {
+            // Report at the later occurrence in the document.
+            let node = nodes[Int(max(pendingMembers[i - 1], pendingMembers[i]))]
+            let name = String(decoding: JSONKeyOrder.decoded(node, bytes), as: UTF8.self)
+            throw JSONError(.duplicateName, at: Int(node.start) - 1, "duplicate member name \"\(name)\"")
+        }
+    }
+
+    func hex4(_ value: UInt16) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 4 - digits.count) + digits
+    }
+}
+
+/// RFC 8785 §3.2.3: member names sort by their UTF-16 code units.
+public enum JSONKeyOrder {
+    /// Compares two string nodes by the UTF-16 code units of their decoded values.
+    static func compare(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
+        if !a.hasEscapes, !b.hasEscapes {
+            // SAFETY: string node offsets lie inside `bytes`.
+            return compareUTF8(UnsafeRawBufferPointer(rebasing: bytes[Int(a.start)..<Int(a.end)]),
+                               UnsafeRawBufferPointer(rebasing: bytes[Int(b.start)..<Int(b.end)]))
+        }
+        let left = decoded(a, bytes), right = decoded(b, bytes)
+        return left.withUnsafeBytes { l in right.withUnsafeBytes { r in compareUTF8(l, r) } }
+    }
+
+    static func decoded(_ node: JSONNode, _ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        if !node.hasEscapes { return Array(bytes[Int(node.start)..<Int(node.end)]) }
+        var out: [UInt8] = []
+        JSONEscapes.decode(bytes, from: Int(node.start), to: Int(node.end), into: &out)
+        return out
+    }
+
+    /// Compares valid UTF-8 byte strings in UTF-16 code-unit order.
+    ///
+    /// UTF-8 byte order is code-point order, which matches UTF-16 order except that
+    /// characters at or above U+10000 (UTF-8 lead 0xF0-0xF4) become surrogates
+    /// 0xD800-0xDFFF in UTF-16 and so sort before U+E000-U+FFFF (lead 0xEE, 0xEF).
+    /// At the first differing byte both strings are at a character boundary, because
+    /// everything before it is identical.
+    public static func compareUTF8(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let shared = min(a.count, b.count)
+        var i = 0
+        while i < shared {
+            let x = a[i], y = b[i]
+            if x != y {
+                if x >= 0xF0, y == 0xEE || y == 0xEF { return -1 }
+                if y >= 0xF0, x == 0xEE || x == 0xEF { return 1 }
+                return x < y ? -1 : 1
+            }
+            i += 1
+        }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+}

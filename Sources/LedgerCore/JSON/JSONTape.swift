@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The parsed form of one JSON document: a flat array of nodes (a "tape") that
+// points back into the input bytes instead of copying them.
+//
+// Why a tape: the hot path parses an event, validates a handful of top-level
+// fields and writes the canonical form. A tree of enums and Strings would
+// allocate per value; the tape allocates nothing once its arrays have grown to
+// the working size, and escape-free strings (nearly all of them) are copied to
+// the canonical output byte for byte.
+//
+// A tape is only meaningful together with the bytes it was parsed from; every
+// accessor takes those bytes again. Callers keep one tape per thread and reuse it.
+
+/// The JSON value kinds, in the order they appear on the tape.
+public enum JSONKind: UInt8, Sendable {
+    case null, `false`, `true`, number, string, array, object
+}
+
+/// One value on the tape.
+///
+/// Layout (frozen only in memory, never written anywhere):
+/// - `start`/`end`: byte offsets into the input. Strings: the content between
+///   the quotes. Numbers: the literal. Containers: `[`/`{` to just past `]`/`}`.
+/// - `next`: index of the node that follows this value's whole subtree, so a
+///   reader skips a member in O(1).
+/// - `count`: elements of an array, members of an object.
+/// - `aux`: objects: offset into `JSONTape.sortedMembers`; numbers: index into
+///   `JSONTape.numbers` (unused for simple integers).
+public struct JSONNode: Sendable {
+    public var kind: JSONKind
+    /// Strings: `hasEscapes`. Numbers: `simpleInteger`.
+    public var flags: UInt8
+    public var start: UInt32
+    public var end: UInt32
+    public var next: UInt32
+    public var count: UInt32
+    public var aux: UInt32
+
+    public static let hasEscapes: UInt8 = 1
+    /// An integer literal of at most 15 digits: exactly representable, and its
+    /// canonical form is the literal itself (but for `-0`).
+    public static let simpleInteger: UInt8 = 2
+
+    @inline(__always) public var hasEscapes: Bool { flags & Self.hasEscapes != 0 }
+    @inline(__always) public var isSimpleInteger: Bool { flags & Self.simpleInteger != 0 }
+}
+
+/// Limits applied while parsing. FORMAT.md §1: nesting deeper than 64 is rejected.
+public struct JSONLimits: Sendable {
+    public var maxDepth: Int
+    public init(maxDepth: Int = 64) { self.maxDepth = maxDepth }
+    public static let `default` = JSONLimits()
+}
+
+public struct JSONTape: Sendable {
+    /// Every value of the document in document order; `nodes[0]` is the root.
+    public internal(set) var nodes: [JSONNode] = []
+    /// For each object, the node indices of its member names sorted in RFC 8785
+    /// order (UTF-16 code units). A member's value is the node right after its name.
+    public internal(set) var sortedMembers: [UInt32] = []
+    /// Values of numbers that are not simple integers.
+    public internal(set) var numbers: [Double] = []
+
+    public init() {}
+
+    public var root: JSONNode { nodes[0] }
+
+    @inline(__always) public subscript(index: Int) -> JSONNode { nodes[index] }
+
+    /// Name-node indices of an object's members, in canonical order.
+    @inline(__always)
+    public func members(of objectIndex: Int) -> ArraySlice<UInt32> {
+        let node = nodes[objectIndex]
+        let start = Int(node.aux)
+        return sortedMembers[start..<start + Int(node.count)]
+    }
+
+    /// Node indices of an array's elements, in order.
+    public func elements(of arrayIndex: Int) -> [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(Int(nodes[arrayIndex].count))
+        var child = arrayIndex + 1
+        for _ in 0..<nodes[arrayIndex].count {
+            result.append(child)
+            child = Int(nodes[child].next)
+        }
+        return result
+    }
+
+    /// The index of the value of member `name` (ASCII, escape-free) in the object at
+    /// `objectIndex`, or nil. Linear: objects on the hot path are small.
+    public func value(of name: StaticString, in objectIndex: Int, bytes: UnsafeRawBufferPointer) -> Int? {
+        let wanted = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        for nameIndex in members(of: objectIndex) {
+            let key = nodes[Int(nameIndex)]
+            if !key.hasEscapes, JSONBytes.equal(bytes, Int(key.start), Int(key.end), wanted) {
+                return Int(nameIndex) + 1
+            }
+        }
+        return nil
+    }
+
+    /// The decoded UTF-8 bytes of a string node.
+    public func stringBytes(_ index: Int, bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        let node = nodes[index]
+        precondition(node.kind == .string)
+        if !node.hasEscapes { return Array(bytes[Int(node.start)..<Int(node.end)]) }
+        var out: [UInt8] = []
+        JSONEscapes.decode(bytes, from: Int(node.start), to: Int(node.end), into: &out)
+        return out
+    }
+
+    /// The decoded string value of a string node.
+    public func string(_ index: Int, bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: stringBytes(index, bytes: bytes), as: UTF8.self)
+    }
+
+    /// The value of a number node.
+    public func double(_ index: Int, bytes: UnsafeRawBufferPointer) -> Double {
+        let node = nodes[index]
+        precondition(node.kind == .number)
+        if node.isSimpleInteger {
+            return Double(JSONBytes.parseSimpleInteger(bytes, Int(node.start), Int(node.end)))
+        }
+        return numbers[Int(node.aux)]
+    }
+
+    /// The value of a number node when it is an integer (any JSON spelling, e.g. `1e3`,
+    /// `5.0`) within ±(2^53-1), else nil.
+    public func exactInteger(_ index: Int, bytes: UnsafeRawBufferPointer) -> Int64? {
+        let node = nodes[index]
+        guard node.kind == .number else { return nil }
+        if node.isSimpleInteger { return JSONBytes.parseSimpleInteger(bytes, Int(node.start), Int(node.end)) }
+        let value = numbers[Int(node.aux)]
+        guard value == value.rounded(.towardZero), abs(value) <= 9_007_199_254_740_991 else { return nil }
+        return Int64(value)
+    }
+
+    mutating func reset() {
+        nodes.removeAll(keepingCapacity: true)
+        sortedMembers.removeAll(keepingCapacity: true)
+        numbers.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Byte-level helpers shared by the parser, the writer and record validation.
+public enum JSONBytes {
+    @inline(__always)
+    public static func equal(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ other: UnsafeRawBufferPointer) -> Bool {
+        let length = end - start
+        guard length == other.count else { return false }
+        if length == 0 { return true }
+        // SAFETY: start..<end lies inside `bytes` (set by the parser), other has `length` bytes.
+        return memcmp(bytes.baseAddress! + start, other.baseAddress!, length) == 0
+    }
+
+    /// Parses `-?[0-9]{1,15}`; the parser has checked the grammar.
+    @inline(__always)
+    public static func parseSimpleInteger(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int64 {
+        var i = start
+        var negative = false
+        if bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        var value: Int64 = 0
+        while i < end {
+            value = value &* 10 &+ Int64(bytes[i] &- 48)
+            i += 1
+        }
+        return negative ? -value : value
+    }
+}

@@ -1,0 +1,188 @@
+// Turns one event as a writer sent it into a sealed, canonical, hash-chained record.
+//
+// hash = lowercase hex SHA-256( JCS(record without "hash") )      FORMAT.md §3
+//
+// The record's members are written in RFC 8785 order straight from the tape, so
+// no intermediate tree is built. "hash" sorts between "error_message" and
+// "host_id"; the builder writes the record without it, hashes those bytes, and
+// splices `"hash":"…",` in before `"host_id"`.
+
+/// Who handed a record over (`origin`, FORMAT.md §2).
+public enum Origin: Sendable, Equatable {
+    /// A local writer on the daemon's socket, from SO_PEERCRED.
+    case unix(uid: UInt32, gid: UInt32, pid: Int32)
+    /// A writer on the server's HTTP API, identified by its API key's id.
+    case http(keyID: String)
+
+    /// Appends the canonical JSON object.
+    public func write(into out: inout [UInt8]) {
+        switch self {
+        case let .unix(uid, gid, pid):
+            out.append(contentsOf: Array("{\"gid\":\(gid),\"pid\":\(pid),\"transport\":\"unix\",\"uid\":\(uid)}".utf8))
+        case let .http(keyID):
+            out.append(contentsOf: Array("{\"key_id\":".utf8))
+            JSONEscapes.writeCanonicalString(keyID, into: &out)
+            out.append(contentsOf: Array(",\"transport\":\"http\"}".utf8))
+        }
+    }
+}
+
+/// An event that parsed and validated; valid until the builder's next `prepare`.
+public struct PreparedEvent {
+    public let agentID: String
+    /// The id the writer sent, if any (retries are recognised by it).
+    public let id: String?
+    fileprivate let base: UnsafeRawPointer?
+    fileprivate let count: Int
+}
+
+/// The chain facts of a sealed record, for the writer's response.
+public struct SealedRecord: Sendable, Equatable {
+    public var id: String
+    public var agentID: String
+    public var position: ChainPosition
+    public var hash: SHA256Digest
+}
+
+/// Builds records for one host. Keeps its scratch buffers between events; not
+/// thread-safe: one per ingest thread.
+public final class RecordBuilder {
+    public let hostID: String
+    /// FORMAT.md §2: a whole record is at most 1 MiB in canonical form.
+    public var maxRecordBytes: Int = 1 << 20
+    public var limits = JSONLimits.default
+
+    private var tape = JSONTape()
+    private var fields = RecordFieldSlots()
+    private var ids = UUIDv7Generator()
+    private let hasher = SHA256Hasher()
+    private var body: [UInt8] = []
+    private let hostIDJSON: [UInt8]
+
+    public init(hostID: String) {
+        self.hostID = hostID
+        var encoded: [UInt8] = []
+        JSONEscapes.writeCanonicalString(hostID, into: &encoded)
+        hostIDJSON = encoded
+    }
+
+    /// Parses and validates one event. `event` must stay valid and unchanged until
+    /// `seal` for it returns.
+    public func prepare(_ event: UnsafeRawBufferPointer) throws(RecordError) -> PreparedEvent {
+        do {
+            try tape.parse(event, limits: limits)
+        } catch {
+            throw RecordError(.malformedJSON, error.description)
+        }
+        try RecordValidator.validate(tape, bytes: event, mode: .event, into: &fields)
+        let agentID = tape.string(fields[.agentID]!, bytes: event)
+        let id = fields[.id].map { tape.string($0, bytes: event) }
+        return PreparedEvent(agentID: agentID, id: id, base: event.baseAddress, count: event.count)
+    }
+
+    /// Builds the record of a prepared event at the next position of its chain, appends
+    /// it (canonical, one line without the newline) to `out` and advances `chains`.
+    /// Nothing changes when it throws (only `.tooLarge`).
+    public func seal(_ event: PreparedEvent, bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64,
+                     origin: Origin, chains: inout HostChains, into out: inout [UInt8]) throws(RecordError) -> SealedRecord {
+        precondition(event.base == bytes.baseAddress && event.count == bytes.count,
+                     "seal must get the bytes that prepare parsed")
+        let position = chains.nextPosition(for: event.agentID)
+        var id = event.id
+        body.removeAll(keepingCapacity: true)
+        var hashAt = 0
+        body.append(UInt8(ascii: "{"))
+        for field in RecordField.allCases {
+            if field == .hash {
+                // agent_id always precedes and host_id always follows: the host_id member
+                // starts right after the comma written next.
+                hashAt = body.count + 1
+                continue
+            }
+            let valueStart = body.count
+            if body.count > 1 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: RecordField.quotedNames[field.rawValue])
+            if let node = fields[field] {
+                CanonicalJSON.write(tape, node, bytes: bytes, into: &body)
+                continue
+            }
+            switch field {
+            case .id:
+                body.append(UInt8(ascii: "\""))
+                let idStart = body.count
+                ids.write(unixMillis: UInt64(max(0, receivedAtMicros / 1000)), into: &body)
+                id = String(decoding: body[idStart...], as: UTF8.self)
+                body.append(UInt8(ascii: "\""))
+            case .schemaVersion: body.append(contentsOf: Array("\"1.0\"".utf8))
+            case .hostID: body.append(contentsOf: hostIDJSON)
+            case .hostSeq: appendDecimal(position.hostSeq, into: &body)
+            case .sequence: appendDecimal(position.sequence, into: &body)
+            case .origin: origin.write(into: &body)
+            case .prevHash:
+                body.append(UInt8(ascii: "\""))
+                position.prevHash.appendHex(to: &body)
+                body.append(UInt8(ascii: "\""))
+            case .receivedAt, .timestamp:
+                body.append(UInt8(ascii: "\""))
+                RFC3339.writeUTCMicroseconds(receivedAtMicros, into: &body)
+                body.append(UInt8(ascii: "\""))
+            default:
+                body.removeSubrange(valueStart...)  // an absent optional field
+            }
+        }
+        body.append(UInt8(ascii: "}"))
+
+        let total = body.count + Self.hashMemberLength
+        guard total <= maxRecordBytes else {
+            throw RecordError(.tooLarge, "the record would be \(total) bytes in canonical form; the limit is \(maxRecordBytes)")
+        }
+        let hash = body.withUnsafeBytes { hasher.hash($0) }
+        out.reserveCapacity(out.count + total)
+        body.withUnsafeBytes { whole in
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: whole[..<hashAt]))
+            out.append(contentsOf: Self.hashMemberPrefix)
+            hash.appendHex(to: &out)
+            out.append(contentsOf: Self.hashMemberSuffix)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: whole[hashAt...]))
+        }
+        do {
+            try chains.advance(agentID: event.agentID, to: position, hash: hash)
+        } catch {
+            preconditionFailure("nextPosition always continues the chain: \(error)")
+        }
+        return SealedRecord(id: id!, agentID: event.agentID, position: position, hash: hash)
+    }
+
+    /// Prepares and seals in one step.
+    public func append(_ event: UnsafeRawBufferPointer, receivedAtMicros: Int64, origin: Origin,
+                       chains: inout HostChains, into out: inout [UInt8]) throws(RecordError) -> SealedRecord {
+        let prepared = try prepare(event)
+        return try seal(prepared, bytes: event, receivedAtMicros: receivedAtMicros, origin: origin,
+                        chains: &chains, into: &out)
+    }
+
+    static let hashMemberPrefix: [UInt8] = Array("\"hash\":\"".utf8)
+    static let hashMemberSuffix: [UInt8] = Array("\",".utf8)
+    static let hashMemberLength = hashMemberPrefix.count + 64 + hashMemberSuffix.count
+}
+
+@inline(__always)
+func appendDecimal(_ value: UInt64, into out: inout [UInt8]) {
+    if value < 10 {
+        out.append(UInt8(48 + value))
+        return
+    }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    var v = value
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        while v > 0 {
+            buffer[19 - count] = UInt8(48 + v % 10)
+            v /= 10
+            count += 1
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(20 - count)...]))
+    }
+}

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Reading a stored or exported record line back and checking it on its own:
+// canonical form, field rules and its hash (FORMAT.md §3, §4). Chain continuity
+// across records is the verifier's and HostChains' business.
+
+/// The facts of a record that chains, storage and queries need.
+public struct StoredRecord: Sendable, Equatable {
+    public var id: String
+    public var agentID: String
+    public var hostID: String
+    public var sequence: UInt64
+    public var hostSeq: UInt64
+    public var prevHash: SHA256Digest
+    public var hash: SHA256Digest
+    public var timestamp: String
+    public var receivedAt: String
+    public var sessionID: String?
+    public var actionType: String?
+    public var actionStatus: String?
+}
+
+/// Why a record line does not check out on its own.
+public enum RecordLineFailure: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Not JSON, or JSON that is not a well-formed record (a field missing or of the wrong type).
+    case malformed(String)
+    /// Valid record JSON whose bytes are not its RFC 8785 canonical form.
+    case notCanonical
+    /// The recorded `hash` is not the SHA-256 of the record without it.
+    case hashMismatch(recorded: SHA256Digest, computed: SHA256Digest)
+
+    public var description: String {
+        switch self {
+        case let .malformed(message): "malformed: \(message)"
+        case .notCanonical: "not canonical: the line is not the RFC 8785 form of its JSON"
+        case let .hashMismatch(recorded, computed): "hash mismatch: recorded \(recorded.hex), computed \(computed.hex)"
+        }
+    }
+}
+
+/// Reads record lines. Keeps scratch buffers between lines; one per thread.
+public final class RecordReader {
+    private var tape = JSONTape()
+    private var fields = RecordFieldSlots()
+    private var canonical: [UInt8] = []
+    private let hasher = SHA256Hasher()
+    public var limits = JSONLimits.default
+
+    public init() {}
+
+    /// Checks one line (without its newline) and returns its facts.
+    public func read(_ line: UnsafeRawBufferPointer) throws(RecordLineFailure) -> StoredRecord {
+        do {
+            try tape.parse(line, limits: limits)
+        } catch {
+            throw .malformed(error.description)
+        }
+        do {
+            try RecordValidator.validate(tape, bytes: line, mode: .stored, into: &fields)
+        } catch {
+            throw .malformed(error.field.map { "\($0): \(error.message)" } ?? error.message)
+        }
+        canonical.removeAll(keepingCapacity: true)
+        CanonicalJSON.write(tape, 0, bytes: line, into: &canonical)
+        guard canonical.count == line.count,
+              canonical.withUnsafeBytes({ memcmp($0.baseAddress!, line.baseAddress!, line.count) == 0 }) else {
+            throw .notCanonical
+        }
+        let record = facts(line)
+        // SHA-256 over the line without its `"hash":"…"` member and one adjoining comma.
+        let hashValue = fields[.hash]!
+        let memberStart = Int(tape[hashValue - 1].start) - 1
+        var memberEnd = Int(tape[hashValue].end) + 1
+        var cutStart = memberStart
+        if line[memberEnd] == UInt8(ascii: ",") { memberEnd += 1 } else { cutStart -= 1 }
+        hasher.reset()
+        hasher.update(UnsafeRawBufferPointer(rebasing: line[..<cutStart]))
+        hasher.update(UnsafeRawBufferPointer(rebasing: line[memberEnd...]))
+        let computed = hasher.finalize()
+        guard computed == record.hash else { throw .hashMismatch(recorded: record.hash, computed: computed) }
+        return record
+    }
+
+    public func read(_ line: [UInt8]) throws(RecordLineFailure) -> StoredRecord {
+        let result: Result<StoredRecord, RecordLineFailure> = line.withUnsafeBytes { buffer in
+            do throws(RecordLineFailure) { return .success(try read(buffer)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private func facts(_ line: UnsafeRawBufferPointer) -> StoredRecord {
+        func text(_ field: RecordField) -> String { tape.string(fields[field]!, bytes: line) }
+        func optionalText(_ field: RecordField) -> String? { fields[field].map { tape.string($0, bytes: line) } }
+        func digest(_ field: RecordField) -> SHA256Digest {
+            let node = tape[fields[field]!]
+            return SHA256Digest(hex: UnsafeRawBufferPointer(rebasing: line[Int(node.start)..<Int(node.end)]))!
+        }
+        return StoredRecord(
+            id: text(.id), agentID: text(.agentID), hostID: text(.hostID),
+            sequence: UInt64(tape.exactInteger(fields[.sequence]!, bytes: line)!),
+            hostSeq: UInt64(tape.exactInteger(fields[.hostSeq]!, bytes: line)!),
+            prevHash: digest(.prevHash), hash: digest(.hash),
+            timestamp: text(.timestamp), receivedAt: text(.receivedAt),
+            sessionID: optionalText(.sessionID), actionType: optionalText(.actionType),
+            actionStatus: optionalText(.actionStatus))
+    }
+}
