@@ -33,13 +33,21 @@ let package = Package(
         // The one place that talks to the kernel: file descriptors, errno, key files,
         // configuration files, logging.
         .target(name: "LedgerPosix", dependencies: ["LedgerCore"], swiftSettings: swift5),
-        .target(name: "LedgerDaemon", dependencies: ["LedgerCore", "LedgerPosix"], swiftSettings: swift5),
-        .target(name: "LedgerRelay", dependencies: ["LedgerCore", "LedgerPosix"], swiftSettings: swift5),
+        // The host journal: segment format, writer, reader, recovery. Shared by ledgerd (writes),
+        // ledger-relay and ledgerctl (read).
+        .target(name: "LedgerJournal", dependencies: ["LedgerCore", "LedgerPosix"], swiftSettings: swift5),
+        .target(
+            name: "LedgerDaemon", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal"],
+            swiftSettings: swift5),
+        .target(
+            name: "LedgerRelay", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal"],
+            swiftSettings: swift5),
         .target(
             name: "LedgerServer",
             dependencies: ["LedgerCore", "LedgerPosix", "CSQLite", "CMicroHTTPD", "CLibPQ"],
             swiftSettings: swift5),
-        .target(name: "LedgerCLI", dependencies: ["LedgerCore", "LedgerPosix"], swiftSettings: swift5),
+        .target(
+            name: "LedgerCLI", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal"], swiftSettings: swift5),
 
         // Executables: parse flags, call into the libraries.
         .executableTarget(name: "ledgerd", dependencies: ["LedgerDaemon", "LedgerPosix"], swiftSettings: swift5),
@@ -53,6 +61,9 @@ let package = Package(
             name: "LedgerCoreTests", dependencies: ["LedgerCore"],
             resources: [.copy("Vectors")]),
         .testTarget(name: "LedgerPosixTests", dependencies: ["LedgerPosix", "LedgerCore"], swiftSettings: swift5),
+        .testTarget(
+            name: "LedgerJournalTests", dependencies: ["LedgerJournal", "LedgerPosix", "LedgerCore"],
+            swiftSettings: swift5),
         .testTarget(
             name: "LedgerDaemonTests", dependencies: ["LedgerDaemon", "LedgerPosix", "LedgerCore"],
             swiftSettings: swift5),
