@@ -23,3 +23,4 @@ public final class SHA256Hasher {
     public func finalize() -> SHA256Digest { var md = [UInt8](repeating: 0, count: 32); var len: UInt32 = 0
         acc.withUnsafeBytes { p in _ = EVP_Digest(p.baseAddress, p.count, &md, &len, EVP_sha256(), nil) }; return SHA256Digest(b: md) }
 }
+public enum SHA256 { public static func hash(_ b: [UInt8]) -> SHA256Digest { b.withUnsafeBytes { SHA256Hasher().hash($0) } } }

@@ -8,33 +8,59 @@
 public enum CanonicalJSON {
     /// Appends the canonical form of the value at `index` (and its subtree).
     public static func write(_ tape: JSONTape, _ index: Int, bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        let node = tape.nodes[index]
-        switch node.kind {
-        case .null: appendLiteral("null", into: &out)
-        case .true: appendLiteral("true", into: &out)
-        case .false: appendLiteral("false", into: &out)
-        case .number: writeNumber(tape, node, bytes: bytes, into: &out)
-        case .string: writeString(node, bytes: bytes, into: &out)
-        case .array:
-            out.append(UInt8(ascii: "["))
-            var child = index + 1
-            for position in 0..<Int(node.count) {
-                if position > 0 { out.append(UInt8(ascii: ",")) }
-                write(tape, child, bytes: bytes, into: &out)
-                child = Int(tape.nodes[child].next)
+        // SAFETY: the tape's arrays are not mutated while these buffers are in use.
+        tape.nodes.withUnsafeBufferPointer { nodes in
+            tape.sortedMembers.withUnsafeBufferPointer { members in
+                tape.numbers.withUnsafeBufferPointer { numbers in
+                    let view = TapeView(nodes: nodes, members: members, numbers: numbers, bytes: bytes)
+                    view.write(index, into: &out)
+                }
             }
-            out.append(UInt8(ascii: "]"))
-        case .object:
-            out.append(UInt8(ascii: "{"))
-            var first = true
-            for name in tape.members(of: index) {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                writeString(tape.nodes[Int(name)], bytes: bytes, into: &out)
-                out.append(UInt8(ascii: ":"))
-                write(tape, Int(name) + 1, bytes: bytes, into: &out)
+        }
+    }
+
+    /// Unsafe views of a tape's arrays: the recursive writer then does no reference
+    /// counting and no copy-on-write checks per value.
+    struct TapeView {
+        let nodes: UnsafeBufferPointer<JSONNode>
+        let members: UnsafeBufferPointer<UInt32>
+        let numbers: UnsafeBufferPointer<Double>
+        let bytes: UnsafeRawBufferPointer
+
+        func write(_ index: Int, into out: inout [UInt8]) {
+            let node = nodes[index]
+            switch node.kind {
+            case .null: appendLiteral("null", into: &out)
+            case .true: appendLiteral("true", into: &out)
+            case .false: appendLiteral("false", into: &out)
+            case .number:
+                if node.isSimpleInteger {
+                    writeSimpleInteger(node, bytes: bytes, into: &out)
+                } else {
+                    ECMAScriptNumber.write(numbers[Int(node.aux)], into: &out)
+                }
+            case .string: writeString(node, bytes: bytes, into: &out)
+            case .array:
+                out.append(UInt8(ascii: "["))
+                var child = index + 1
+                for position in 0..<Int(node.count) {
+                    if position > 0 { out.append(UInt8(ascii: ",")) }
+                    write(child, into: &out)
+                    child = Int(nodes[child].next)
+                }
+                out.append(UInt8(ascii: "]"))
+            case .object:
+                out.append(UInt8(ascii: "{"))
+                let start = Int(node.aux)
+                for position in start..<start + Int(node.count) {
+                    if position > start { out.append(UInt8(ascii: ",")) }
+                    let name = Int(members[position])
+                    writeString(nodes[name], bytes: bytes, into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    write(name + 1, into: &out)
+                }
+                out.append(UInt8(ascii: "}"))
             }
-            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -71,18 +97,14 @@ public enum CanonicalJSON {
     }
 
     @inline(__always)
-    static func writeNumber(_ tape: JSONTape, _ node: JSONNode, bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        if node.isSimpleInteger {
-            let start = Int(node.start), end = Int(node.end)
-            // "-0" is the only simple integer whose canonical form differs from its literal.
-            if end - start == 2, bytes[start] == UInt8(ascii: "-"), bytes[start + 1] == UInt8(ascii: "0") {
-                out.append(UInt8(ascii: "0"))
-            } else {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            }
-            return
+    static func writeSimpleInteger(_ node: JSONNode, bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let start = Int(node.start), end = Int(node.end)
+        // "-0" is the only simple integer whose canonical form differs from its literal.
+        if end - start == 2, bytes[start] == UInt8(ascii: "-"), bytes[start + 1] == UInt8(ascii: "0") {
+            out.append(UInt8(ascii: "0"))
+        } else {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         }
-        ECMAScriptNumber.write(tape.numbers[Int(node.aux)], into: &out)
     }
 
     @inline(__always)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // String scanning, UTF-8 validation, escapes and member-name order for JSONParser.
 
 extension JSONParser {
@@ -32,8 +38,18 @@ extension JSONParser {
                 pos &+= 1
             }
         }
+        // The first eight bytes, big-endian and zero-padded, let member names be ordered by
+        // one integer comparison in the common case (see JSONKeyOrder.compare).
+        var prefix: UInt64 = 0
+        if pos - start >= 8 {
+            // SAFETY: start+8 <= pos <= count.
+            prefix = UInt64(bigEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+        } else {
+            for i in 0..<(pos - start) { prefix |= UInt64(base[start + i]) << (56 - 8 * UInt64(i)) }
+        }
         tape.nodes.append(JSONNode(kind: .string, flags: flags, start: UInt32(start), end: UInt32(pos),
-                                   next: UInt32(tape.nodes.count + 1), count: 0, aux: 0))
+                                   next: UInt32(tape.nodes.count + 1), count: UInt32(truncatingIfNeeded: prefix >> 32),
+                                   aux: UInt32(truncatingIfNeeded: prefix)))
         pos += 1
     }
 
@@ -157,6 +173,13 @@ public enum JSONKeyOrder {
     /// Compares two string nodes by the UTF-16 code units of their decoded values.
     static func compare(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
         if !a.hasEscapes, !b.hasEscapes {
+            // String nodes carry their first eight raw bytes (big-endian, zero-padded; raw
+            // strings never contain 0x00). For ASCII prefixes byte order is UTF-16 order.
+            let prefixA = UInt64(a.count) << 32 | UInt64(a.aux), prefixB = UInt64(b.count) << 32 | UInt64(b.aux)
+            if (prefixA | prefixB) & 0x8080_8080_8080_8080 == 0 {
+                if prefixA != prefixB { return prefixA < prefixB ? -1 : 1 }
+                if a.end - a.start <= 8, b.end - b.start <= 8 { return 0 }
+            }
             // SAFETY: string node offsets lie inside `bytes`.
             return compareUTF8(UnsafeRawBufferPointer(rebasing: bytes[Int(a.start)..<Int(a.end)]),
                                UnsafeRawBufferPointer(rebasing: bytes[Int(b.start)..<Int(b.end)]))
@@ -181,15 +204,17 @@ public enum JSONKeyOrder {
     /// everything before it is identical.
     public static func compareUTF8(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
         let shared = min(a.count, b.count)
-        var i = 0
-        while i < shared {
-            let x = a[i], y = b[i]
-            if x != y {
+        if shared > 0 {
+            // SAFETY: both buffers hold at least `shared` bytes.
+            let order = memcmp(a.baseAddress!, b.baseAddress!, shared)
+            if order != 0 {
+                var i = 0
+                while a[i] == b[i] { i += 1 }
+                let x = a[i], y = b[i]
                 if x >= 0xF0, y == 0xEE || y == 0xEF { return -1 }
                 if y >= 0xF0, x == 0xEE || x == 0xEF { return 1 }
-                return x < y ? -1 : 1
+                return order < 0 ? -1 : 1
             }
-            i += 1
         }
         return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
     }

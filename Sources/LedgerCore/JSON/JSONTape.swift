@@ -28,9 +28,10 @@ public enum JSONKind: UInt8, Sendable {
 ///   the quotes. Numbers: the literal. Containers: `[`/`{` to just past `]`/`}`.
 /// - `next`: index of the node that follows this value's whole subtree, so a
 ///   reader skips a member in O(1).
-/// - `count`: elements of an array, members of an object.
+/// - `count`: elements of an array, members of an object. Strings: the high half
+///   of the ordering prefix (first eight raw bytes, big-endian, zero-padded).
 /// - `aux`: objects: offset into `JSONTape.sortedMembers`; numbers: index into
-///   `JSONTape.numbers` (unused for simple integers).
+///   `JSONTape.numbers` (unused for simple integers); strings: the prefix's low half.
 public struct JSONNode: Sendable {
     public var kind: JSONKind
     /// Strings: `hasEscapes`. Numbers: `simpleInteger`.

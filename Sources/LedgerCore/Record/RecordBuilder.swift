@@ -18,7 +18,14 @@ public enum Origin: Sendable, Equatable {
     public func write(into out: inout [UInt8]) {
         switch self {
         case let .unix(uid, gid, pid):
-            out.append(contentsOf: Array("{\"gid\":\(gid),\"pid\":\(pid),\"transport\":\"unix\",\"uid\":\(uid)}".utf8))
+            appendStatic("{\"gid\":", into: &out)
+            appendDecimal(UInt64(gid), into: &out)
+            appendStatic(",\"pid\":", into: &out)
+            if pid < 0 { out.append(UInt8(ascii: "-")) }
+            appendDecimal(UInt64(pid.magnitude), into: &out)
+            appendStatic(",\"transport\":\"unix\",\"uid\":", into: &out)
+            appendDecimal(UInt64(uid), into: &out)
+            out.append(UInt8(ascii: "}"))
         case let .http(keyID):
             out.append(contentsOf: Array("{\"key_id\":".utf8))
             JSONEscapes.writeCanonicalString(keyID, into: &out)
@@ -89,7 +96,18 @@ public final class RecordBuilder {
                      "seal must get the bytes that prepare parsed")
         let position = chains.nextPosition(for: event.agentID)
         var id = event.id
+        // Work on locals: class properties would be checked for exclusive access on every append.
+        let tape = self.tape, fields = self.fields, hostIDJSON = self.hostIDJSON
+        var body: [UInt8] = []
+        swap(&body, &self.body)
+        var ids = self.ids
+        defer {
+            swap(&body, &self.body)
+            self.ids = ids
+        }
         body.removeAll(keepingCapacity: true)
+        var receivedAt: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 27 bytes of text, formatted once
+        var receivedAtCount = 0
         var hashAt = 0
         body.append(UInt8(ascii: "{"))
         for field in RecordField.allCases {
@@ -124,7 +142,16 @@ public final class RecordBuilder {
                 body.append(UInt8(ascii: "\""))
             case .receivedAt, .timestamp:
                 body.append(UInt8(ascii: "\""))
-                RFC3339.writeUTCMicroseconds(receivedAtMicros, into: &body)
+                if receivedAtCount == 0 {
+                    let textStart = body.count
+                    RFC3339.writeUTCMicroseconds(receivedAtMicros, into: &body)
+                    receivedAtCount = body.count - textStart
+                    body.withUnsafeBytes { whole in
+                        withUnsafeMutableBytes(of: &receivedAt) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: whole[textStart..<textStart + receivedAtCount])) }
+                    }
+                } else {
+                    withUnsafeBytes(of: &receivedAt) { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<receivedAtCount])) }
+                }
                 body.append(UInt8(ascii: "\""))
             default:
                 body.removeSubrange(valueStart...)  // an absent optional field
@@ -136,6 +163,7 @@ public final class RecordBuilder {
         guard total <= maxRecordBytes else {
             throw RecordError(.tooLarge, "the record would be \(total) bytes in canonical form; the limit is \(maxRecordBytes)")
         }
+        let hasher = self.hasher
         let hash = body.withUnsafeBytes { hasher.hash($0) }
         out.reserveCapacity(out.count + total)
         body.withUnsafeBytes { whole in
@@ -164,6 +192,11 @@ public final class RecordBuilder {
     static let hashMemberPrefix: [UInt8] = Array("\"hash\":\"".utf8)
     static let hashMemberSuffix: [UInt8] = Array("\",".utf8)
     static let hashMemberLength = hashMemberPrefix.count + 64 + hashMemberSuffix.count
+}
+
+@inline(__always)
+func appendStatic(_ text: StaticString, into out: inout [UInt8]) {
+    out.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
 }
 
 @inline(__always)

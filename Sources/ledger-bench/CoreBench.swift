@@ -1,0 +1,79 @@
+import LedgerCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func option(_ name: String, in arguments: [String]) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+
+func monotonicSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+enum CorpusCommand {
+    static func run(_ arguments: [String]) {
+        let count = Int(option("--count", in: arguments) ?? "1000000") ?? 1_000_000
+        let size = Int(option("--size", in: arguments) ?? "400") ?? 400
+        let seed = UInt64(option("--seed", in: arguments) ?? "42") ?? 42
+        let varied = arguments.contains("--varied")
+        var corpus = EventCorpus(seed: seed)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        for index in 0..<count {
+            // --varied: 200 B to 4 KiB, most events small (a log-uniform spread).
+            let bytes = varied ? Int(200 * pow(20.48, Double(corpus.generator.next() % 1000) / 1000)) : size
+            buffer.append(contentsOf: corpus.event(index: index, size: bytes).utf8)
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count >= 1 << 20 {
+                buffer.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        buffer.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Parse, validate, chain and hash events in one thread: the daemon's per-event CPU work.
+enum CoreBench {
+    static func run(_ arguments: [String]) {
+        let count = Int(option("--count", in: arguments) ?? "1000000") ?? 1_000_000
+        let phase = option("--phase", in: arguments) ?? "both"
+        var corpus = EventCorpus(seed: 42)
+        let distinct = 10_000
+        let events = (0..<distinct).map { Array(corpus.event(index: $0, size: 400).utf8) }
+        let builder = RecordBuilder(hostID: "bench-host")
+        var chains = HostChains(hostID: "bench-host")
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20)
+        var tape = JSONTape()
+        var canonicalOut: [UInt8] = []
+        canonicalOut.reserveCapacity(1 << 20)
+
+        var start = monotonicSeconds()
+        for i in 0..<(phase == "record" ? 0 : count) {
+            events[i % distinct].withUnsafeBytes { bytes in
+                try! tape.parse(bytes)
+                CanonicalJSON.write(tape, 0, bytes: bytes, into: &canonicalOut)
+            }
+            if canonicalOut.count > 1 << 20 { canonicalOut.removeAll(keepingCapacity: true) }
+        }
+        let canonSeconds = monotonicSeconds() - start
+
+        start = monotonicSeconds()
+        for i in 0..<(phase == "canon" ? 0 : count) {
+            _ = events[i % distinct].withUnsafeBytes { bytes in
+                try! builder.append(bytes, receivedAtMicros: 1_771_324_200_000_000 + Int64(i),
+                                    origin: .unix(uid: 1000, gid: 1000, pid: 4242), chains: &chains, into: &out)
+            }
+            if out.count > 1 << 20 { out.removeAll(keepingCapacity: true) }
+        }
+        let recordSeconds = monotonicSeconds() - start
+        print("core: \(count) events of 400 bytes, one thread")
+        print("  parse + canonicalize:                   \(Int(Double(count) / canonSeconds)) events/s")
+        print("  parse + validate + seal (chain, SHA-256): \(Int(Double(count) / recordSeconds)) events/s")
+    }
+}
