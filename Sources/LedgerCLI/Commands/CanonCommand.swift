@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +23,7 @@ enum CanonCommand {
             default: throw CLIError("canon: unknown argument \(argument)\n\(usage)", status: 2)
             }
         }
-        let started = MonotonicTime.now()
+        let started = SystemClock.monotonicNanoseconds()
         var input = InputStream(fd: 0)
         var output = OutputStream(fd: 1)
         var splitter = LineSplitter(maxLineBytes: 64 << 20)
@@ -51,7 +52,7 @@ enum CanonCommand {
         if !splitter.remainder.isEmpty { splitter.remainder.withUnsafeBytes { handle($0) } }
         output.flush()
         if stats {
-            let seconds = max(MonotonicTime.now().seconds(since: started), 1e-9)
+            let seconds = max(Double(SystemClock.monotonicNanoseconds() - started) / 1e9, 1e-9)
             let mib = Double(inputBytes) / 1_048_576
             printError("ledgerctl canon: \(lineNumber) lines, \(format(mib)) MiB in \(format(seconds)) s: "
                        + "\(Int(Double(lineNumber) / seconds)) lines/s, \(format(mib / seconds)) MiB/s")
@@ -63,14 +64,4 @@ enum CanonCommand {
 func format(_ value: Double) -> String {
     let scaled = (value * 100).rounded() / 100
     return "\(scaled)"
-}
-
-struct MonotonicTime {
-    var nanoseconds: UInt64
-    static func now() -> MonotonicTime {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return MonotonicTime(nanoseconds: UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec))
-    }
-    func seconds(since start: MonotonicTime) -> Double { Double(nanoseconds - start.nanoseconds) / 1e9 }
 }

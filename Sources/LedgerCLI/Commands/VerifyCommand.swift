@@ -1,4 +1,5 @@
 import LedgerCore
+import LedgerPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,17 +38,17 @@ enum VerifyCommand {
         let verifier = ExportVerifier(completeStream: complete)
         var splitter = LineSplitter()
         let progress = isatty(2) == 1 && !quiet
-        var lastProgress = MonotonicTime.now()
-        let started = lastProgress
+        let started = SystemClock.monotonicNanoseconds()
+        var lastProgress = started
         var bytes = 0
         try input.forEachChunk { chunk in
             bytes += chunk.count
             let keepGoing = splitter.feed(chunk, tooLong: {
                 verifier.fail(line: verifier.lines + 1, .malformed, "line longer than the 1 MiB record limit")
             }) { verifier.consume(line: $0) }
-            if progress, MonotonicTime.now().seconds(since: lastProgress) >= 1 {
-                lastProgress = MonotonicTime.now()
-                let rate = Double(verifier.records) / lastProgress.seconds(since: started)
+            if progress, SystemClock.monotonicNanoseconds() - lastProgress >= 1_000_000_000 {
+                lastProgress = SystemClock.monotonicNanoseconds()
+                let rate = Double(verifier.records) / (Double(lastProgress - started) / 1e9)
                 printError("ledgerctl verify: \(verifier.records) records, \(bytes >> 20) MiB, \(Int(rate)) records/s")
             }
             return keepGoing
