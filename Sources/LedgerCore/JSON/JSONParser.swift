@@ -20,7 +20,12 @@ extension JSONTape {
         var parser = JSONParser(bytes: bytes, maxDepth: limits.maxDepth)
         // Move our arrays into the parser so that appends don't copy them (unique reference).
         swap(&parser.tape, &self)
-        defer { swap(&parser.tape, &self) }
+        swap(&parser.pendingMembers, &parser.tape.pendingMembers)
+        defer {
+            parser.pendingMembers.removeAll(keepingCapacity: true)
+            swap(&parser.pendingMembers, &parser.tape.pendingMembers)
+            swap(&parser.tape, &self)
+        }
         try parser.parseDocument()
     }
 

@@ -66,6 +66,9 @@ public struct JSONTape: Sendable {
     public internal(set) var sortedMembers: [UInt32] = []
     /// Values of numbers that are not simple integers.
     public internal(set) var numbers: [Double] = []
+    /// The parser's stack of open objects' member names, kept here so that its
+    /// capacity is reused from one document to the next.
+    var pendingMembers: [UInt32] = []
 
     public init() {}
 
