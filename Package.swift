@@ -73,6 +73,8 @@ let package = Package(
         .testTarget(
             name: "LedgerRelayTests", dependencies: ["LedgerRelay", "LedgerPosix", "LedgerCore"],
             swiftSettings: swift5),
+        .testTarget(
+            name: "LedgerCLITests", dependencies: ["LedgerCLI", "LedgerCore", "LedgerPosix"], swiftSettings: swift5),
         .testTarget(name: "EndToEndTests", dependencies: ["LedgerCore", "LedgerPosix"], swiftSettings: swift5),
     ]
 )

@@ -37,15 +37,6 @@ private func modeOf(_ path: String) -> UInt32 {
     return UInt32(info.st_mode & 0o7777)
 }
 
-private func readText(_ path: String) -> String {
-    let fd = open(path, O_RDONLY)
-    precondition(fd >= 0)
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    return String(decoding: buffer.prefix(count), as: UTF8.self)
-}
-
 private func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
     let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, mode)
     precondition(fd >= 0)
@@ -65,7 +56,7 @@ private func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
         let path = dir.file("signing.key")
         try KeyFile.writePrivateKey(key, to: path)
         #expect(modeOf(path) == 0o600)
-        #expect(readText(path) == "ledger-ed25519-private-key v1\n\(Self.validLine)\n")
+        #expect(try readText(path) == "ledger-ed25519-private-key v1\n\(Self.validLine)\n")
         let read = try KeyFile.readPrivateKey(at: path)
         #expect(read.rawRepresentation == seed)
         #expect(read.publicKey == key.publicKey)
@@ -77,7 +68,7 @@ private func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
         let path = dir.file("signing.pub")
         try KeyFile.writePublicKey(key, to: path)
         #expect(modeOf(path) == 0o644)
-        #expect(readText(path) == "ledger-ed25519-public-key v1\n\(key.base64)\n")
+        #expect(try readText(path) == "ledger-ed25519-public-key v1\n\(key.base64)\n")
         #expect(try KeyFile.readPublicKey(at: path) == key)
     }
 
