@@ -65,6 +65,8 @@ public final class RecordBuilder {
     private let hasher = SHA256Hasher()
     private var body: [UInt8] = []
     private let hostIDJSON: [UInt8]
+    private var lastOrigin: Origin?
+    private var lastOriginJSON: [UInt8] = []
 
     public init(hostID: String) {
         self.hostID = hostID
@@ -119,7 +121,7 @@ public final class RecordBuilder {
             }
             let valueStart = body.count
             if body.count > 1 { body.append(UInt8(ascii: ",")) }
-            body.append(contentsOf: RecordField.quotedNames[field.rawValue])
+            appendStatic(field.quotedName, into: &body)
             if let node = fields[field] {
                 CanonicalJSON.write(tape, node, bytes: bytes, into: &body)
                 continue
@@ -135,7 +137,14 @@ public final class RecordBuilder {
             case .hostID: body.append(contentsOf: hostIDJSON)
             case .hostSeq: appendDecimal(position.hostSeq, into: &body)
             case .sequence: appendDecimal(position.sequence, into: &body)
-            case .origin: origin.write(into: &body)
+            case .origin:
+                // Consecutive events mostly come from the same writer: reuse its encoding.
+                if origin != lastOrigin {
+                    lastOrigin = origin
+                    lastOriginJSON.removeAll(keepingCapacity: true)
+                    origin.write(into: &lastOriginJSON)
+                }
+                body.append(contentsOf: lastOriginJSON)
             case .prevHash:
                 body.append(UInt8(ascii: "\""))
                 position.prevHash.appendHex(to: &body)
@@ -173,11 +182,8 @@ public final class RecordBuilder {
             out.append(contentsOf: Self.hashMemberSuffix)
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: whole[hashAt...]))
         }
-        do {
-            try chains.advance(agentID: event.agentID, to: position, hash: hash)
-        } catch {
-            preconditionFailure("nextPosition always continues the chain: \(error)")
-        }
+        // `position` came from nextPosition on this same `chains` above: it continues the chain.
+        chains.commit(agentID: event.agentID, at: position, hash: hash)
         return SealedRecord(id: id!, agentID: event.agentID, position: position, hash: hash)
     }
 

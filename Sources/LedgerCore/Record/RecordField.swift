@@ -53,8 +53,34 @@ public enum RecordField: Int, CaseIterable, Sendable {
         }
     }
 
-    /// `"name":` as bytes, ready to append.
-    static let quotedNames: [[UInt8]] = allCases.map { Array("\"\($0.name)\":".utf8) }
+    /// `"name":`, ready to append without touching the heap.
+    var quotedName: StaticString {
+        switch self {
+        case .actionInput: "\"action_input\":"
+        case .actionName: "\"action_name\":"
+        case .actionOutput: "\"action_output\":"
+        case .actionStatus: "\"action_status\":"
+        case .actionType: "\"action_type\":"
+        case .agentID: "\"agent_id\":"
+        case .captureMethod: "\"capture_method\":"
+        case .durationMS: "\"duration_ms\":"
+        case .errorMessage: "\"error_message\":"
+        case .hash: "\"hash\":"
+        case .hostID: "\"host_id\":"
+        case .hostSeq: "\"host_seq\":"
+        case .id: "\"id\":"
+        case .labels: "\"labels\":"
+        case .metadata: "\"metadata\":"
+        case .origin: "\"origin\":"
+        case .prevHash: "\"prev_hash\":"
+        case .receivedAt: "\"received_at\":"
+        case .schemaVersion: "\"schema_version\":"
+        case .sequence: "\"sequence\":"
+        case .sessionID: "\"session_id\":"
+        case .source: "\"source\":"
+        case .timestamp: "\"timestamp\":"
+        }
+    }
 
     /// Looks a member name up by its raw (escape-free) bytes.
     static func lookup(_ name: UnsafeRawBufferPointer) -> RecordField? {
