@@ -1,18 +1,23 @@
-// ledger-bench: benchmark commands. Each subcommand lives in its own file.
+// ledger-bench: release benchmarks. Each subcommand lives in its own file.
 #if canImport(Glibc)
 import Glibc
 #endif
 
 let usage = """
     usage: ledger-bench COMMAND [options]
-      corpus --count N [--size BYTES | --varied] [--seed S]   write N events as NDJSON to stdout
-      core [--count N]                                       in-process: parse, validate, chain, hash (one core)
+
+    commands:
+      corpus --count N [--size BYTES | --varied] [--seed S]   write N events as NDJSON to stdout (Corpus.swift)
+      core [--count N] [--phase canon|record|both]           in-process: parse, validate, chain, hash (CoreBench.swift)
+      daemon    drive ledgerd over its socket with N concurrent writers (DaemonBench.swift)
     """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "corpus": CorpusCommand.run(Array(arguments.dropFirst()))
 case "core": CoreBench.run(Array(arguments.dropFirst()))
+case "daemon": exit(DaemonBench.main(Array(arguments.dropFirst())))
+case "-h", "--help", "help": print(usage)
 default:
     fputs(usage + "\n", stderr)
     exit(2)
