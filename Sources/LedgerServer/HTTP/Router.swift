@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerPosix
 
 /// Handles requests of one route. Implementations are thread-safe: the HTTP pool calls them concurrently.
 public protocol Responder: Sendable {
@@ -39,9 +40,9 @@ public final class Router: @unchecked Sendable {
     let store: Store
     let noAuth: Bool
     let metrics: ServerMetrics
-    let log: ServerLog
+    let log: Logger
 
-    init(store: Store, noAuth: Bool, metrics: ServerMetrics, log: ServerLog) {
+    init(store: Store, noAuth: Bool, metrics: ServerMetrics, log: Logger) {
         self.store = store
         self.noAuth = noAuth
         self.metrics = metrics
