@@ -77,3 +77,9 @@ enum CoreBench {
         print("  parse + validate + seal (chain, SHA-256): \(Int(Double(count) / recordSeconds)) events/s")
     }
 }
+
+/// A benchmark that could not run; the message says why.
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

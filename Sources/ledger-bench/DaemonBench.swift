@@ -156,10 +156,6 @@ enum DaemonBench {
     }
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// One writer connection: a sending and a receiving thread over one blocking socket.
 final class Writer: @unchecked Sendable {
