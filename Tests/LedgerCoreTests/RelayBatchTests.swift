@@ -1,7 +1,7 @@
 import LedgerCore
 import Testing
 
-@Suite("relay batch format (docs/RELAY-BATCH.md)")
+@Suite("relay batch format (docs/FORMAT.md §5)")
 struct RelayBatchTests {
     /// Golden vector: the exact signed bytes for host "host-a", batch_seq 42, body "" (SHA-256 of nothing).
     @Test func signingMessageBytesAreFrozen() {

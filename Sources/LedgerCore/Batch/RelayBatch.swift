@@ -1,5 +1,5 @@
 // The relay batch: how ledger-relay hands a contiguous range of a host's stream
-// to ledger-server (docs/RELAY-BATCH.md, pinned by
+// to ledger-server (docs/FORMAT.md §5, pinned by
 // Tests/LedgerCoreTests/RelayBatchTests.swift golden vector).
 //
 //   body      = record line || "\n" || record line || "\n" …   (canonical records, host_seq ascending, contiguous)

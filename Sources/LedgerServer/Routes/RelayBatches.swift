@@ -2,7 +2,7 @@ import Foundation
 import LedgerCore
 
 // POST /v1/relay/batches — a signed, zlib-compressed NDJSON range of one host's stream
-// (docs/RELAY-BATCH.md). Checks, in order; each refusal is answered and counted:
+// (docs/FORMAT.md §5). Checks, in order; each refusal is answered and counted:
 //   401 unknown host, missing or bad signature headers, signature not valid for the enrolled key
 //   403 host revoked
 //   415 Content-Encoding is not deflate
