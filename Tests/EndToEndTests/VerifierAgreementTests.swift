@@ -51,7 +51,7 @@ import Testing
             [#"{"😀":1,"דּ":2,"a":[1e21,1.5E-7,-0,0.000001,123456789012345680000,4.50,1e-7,100]}"#,
              #"{"s":"\u007f\u2028\u0001\t\n\"\\/ é","e":"","\u00e9":null}"#,
              #"{"b":true,"a":false,"n":null,"z":[[],{}],"x":-1.7976931348623157e308}"#,
-             #"{"deep":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}"#,
+             #"{"deep":"# + String(repeating: "[", count: 20) + "1" + String(repeating: "]", count: 20) + "}",
              #"{"k":5e-324,"K":0.30000000000000004,"\ud83d\ude00":"\ud83d\ude00"}"#,
              #"{"":0,"a\u0000b":"\u001f"}"#][i]
         })))
@@ -65,7 +65,7 @@ import Testing
                           bytes: file(edited(0, String(repeating: "0", count: 64), String(repeating: "0", count: 63) + "1",
                                              rehash: true)), reason: "broken_link", line: 1))
         cases.append(Case(name: "a missing record is sequence_gap", bytes: file(removing([3])),
-                          reason: "sequence_gap", line: 4))
+                          reason: "sequence_gap", line: 5))
         var duplicated = base
         duplicated.insert(base[3], at: 4)
         cases.append(Case(name: "a repeated record is duplicate_sequence", bytes: file(duplicated),
@@ -121,7 +121,8 @@ import Testing
         cases.append(Case(name: "a line over 1 MiB is malformed",
                           bytes: file(Array(base[..<3]) + [String(repeating: "x", count: (1 << 20) + 2)] + base[3...]),
                           reason: "malformed", line: 4))
-        let withNull = edited(7, #""origin":"#, #""metadata":null,"origin":"#, rehash: true)
+        // The last record (a chain head), so a fresh hash breaks no later link.
+        let withNull = edited(29, #""origin":"#, #""metadata":null,"origin":"#, rehash: true)
         cases.append(Case(name: "a top-level null member counts as absent and verifies", bytes: file(withNull)))
 
         // Partial chains: h1/a's first two records (i = 0, 3) are missing.
@@ -133,7 +134,7 @@ import Testing
                           bytes: file(Array(base[12...])), partialChains: 4))
         cases.append(Case(name: "a partial chain that is then broken is reported with its anchor",
                           bytes: file(Array(base[12...]).enumerated().filter { $0.offset != 6 }.map(\.element)),
-                          reason: "sequence_gap", line: 11, partialChains: 4))
+                          reason: "sequence_gap", line: 8, partialChains: 4))
         return cases
     }()
 
