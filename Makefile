@@ -93,6 +93,7 @@ install: $(INSTALL_NEEDS)
 	install -m 0644 systemd/ledger.sysusers $(DESTDIR)$(SYSUSERSDIR)/ledger.conf
 	install -m 0644 systemd/ledger.tmpfiles $(DESTDIR)$(TMPFILESDIR)/ledger.conf
 	install -m 0755 contrib/verify/ledger_verify.py $(DESTDIR)$(DATADIR)/ledger_verify.py
+	install -m 0644 contrib/python/ledger_client.py $(DESTDIR)$(DATADIR)/ledger_client.py
 	@# The example is always refreshed; a real ledger.conf is never touched.
 	install -m 0644 contrib/ledger.conf.example $(DESTDIR)$(CONFDIR)/ledger.conf.example
 	@if [ -z "$(DESTDIR)" ]; then \
@@ -104,7 +105,7 @@ uninstall:
 	for program in $(INSTALL_PROGRAMS); do rm -f $(DESTDIR)$(BINDIR)/$$program; done
 	for unit in $(INSTALL_UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$unit; done
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/ledger.conf $(DESTDIR)$(TMPFILESDIR)/ledger.conf \
-		$(DESTDIR)$(DATADIR)/ledger_verify.py \
+		$(DESTDIR)$(DATADIR)/ledger_verify.py $(DESTDIR)$(DATADIR)/ledger_client.py \
 		$(DESTDIR)$(CONFDIR)/ledger.conf.example
 	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 	@# Left in place: $(CONFDIR)/ledger.conf, server.conf, host.key, /var/lib/ledger*, the accounts.
