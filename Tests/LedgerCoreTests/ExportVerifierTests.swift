@@ -47,10 +47,16 @@ import Testing
 
     @Test func changedContentIsAHashMismatch() throws {
         var lines = try Self.export()
+        let original = lines[7]
         lines[7] = Self.edit(lines[7], #""i":7"#, #""i":8"#)
         let failure = try #require(Self.verify(lines).failure)
         #expect(failure.reason == .hashMismatch)
         #expect(failure.line == 8)
+        // The record is well formed, so the failure names it (FORMAT.md §4).
+        let record = try RecordReader().read(Array(original.utf8))
+        #expect(failure.id == record.id)
+        #expect(failure.sequence == record.sequence)
+        #expect(failure.agentID == record.agentID && failure.hostID == record.hostID)
     }
 
     @Test func aRecordWhosePrevHashPointsElsewhereIsABrokenLink() throws {
@@ -112,7 +118,9 @@ import Testing
         #expect(Self.verify(lines).failure?.reason == .notCanonical)
         var escaped = try Self.export()
         escaped[0] = escaped[0].replacingOccurrences(of: #""agent_id":"a""#, with: #""agent_id":"\u0061""#)
-        #expect(Self.verify(escaped).failure?.reason == .notCanonical)
+        let failure = try #require(Self.verify(escaped).failure)
+        #expect(failure.reason == .notCanonical)
+        #expect(failure.agentID == "a" && failure.hostID == "h1" && failure.sequence == 1)
     }
 
     @Test(arguments: ["", "not json", "{}", #"{"agent_id":"a"}"#, "[1]"])

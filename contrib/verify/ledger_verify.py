@@ -430,10 +430,11 @@ def validate_stored(record):
 # --------------------------------------------------------------------------
 
 class RecordFailure(Exception):
-    def __init__(self, reason, message):
+    def __init__(self, reason, message, fields=None):
         Exception.__init__(self, message)
         self.reason = reason
         self.message = message
+        self.fields = fields   # known once the record is well formed
 
 
 def read_record(line):
@@ -444,12 +445,13 @@ def read_record(line):
     except Malformed as error:
         raise RecordFailure("malformed", "malformed: %s" % error)
     if canonicalize(value) != line:
-        raise RecordFailure("not_canonical", "not canonical: the line is not the RFC 8785 form of its JSON")
+        raise RecordFailure("not_canonical", "not canonical: the line is not the RFC 8785 form of its JSON", fields)
     unhashed = {name: member for name, member in value.items() if name != "hash"}
     # hash = lowercase hex SHA-256( UTF-8( JCS(record without "hash") ) )
     computed = hashlib.sha256(canonicalize(unhashed)).hexdigest()
     if computed != fields["hash"]:
-        raise RecordFailure("hash_mismatch", "hash mismatch: recorded %s, computed %s" % (fields["hash"], computed))
+        raise RecordFailure("hash_mismatch", "hash mismatch: recorded %s, computed %s" % (fields["hash"], computed),
+                            fields)
     return fields
 
 
@@ -483,7 +485,7 @@ class Verifier:
         try:
             fields = read_record(line)
         except RecordFailure as error:
-            return self.fail(self.lines, error.reason, error.message)
+            return self.fail(self.lines, error.reason, error.message, error.fields)
         host, agent = fields["host_id"], fields["agent_id"]
         sequence, host_seq = int(fields["sequence"]), int(fields["host_seq"])
         prev_hash, own_hash = fields["prev_hash"], fields["hash"]

@@ -41,6 +41,7 @@ enum VerifyCommand {
         let started = SystemClock.monotonicNanoseconds()
         var lastProgress = started
         var bytes = 0
+        do {
         try input.forEachChunk { chunk in
             bytes += chunk.count
             let keepGoing = splitter.feed(chunk, tooLong: {
@@ -52,6 +53,9 @@ enum VerifyCommand {
                 printError("ledgerctl verify: \(verifier.records) records, \(bytes >> 20) MiB, \(Int(rate)) records/s")
             }
             return keepGoing
+        }
+        } catch let error as CLIError {
+            throw CLIError(error.description, status: 2)  // an I/O error is not a verdict
         }
         if verifier.failure == nil, !splitter.remainder.isEmpty {
             verifier.fail(line: verifier.lines + 1, .malformed, "the last line has no terminating newline")

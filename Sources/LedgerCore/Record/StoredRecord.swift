@@ -29,15 +29,24 @@ public enum RecordLineFailure: Error, Equatable, Sendable, CustomStringConvertib
     /// Not JSON, or JSON that is not a well-formed record (a field missing or of the wrong type).
     case malformed(String)
     /// Valid record JSON whose bytes are not its RFC 8785 canonical form.
-    case notCanonical
+    case notCanonical(StoredRecord)
     /// The recorded `hash` is not the SHA-256 of the record without it.
-    case hashMismatch(recorded: SHA256Digest, computed: SHA256Digest)
+    case hashMismatch(recorded: SHA256Digest, computed: SHA256Digest, record: StoredRecord)
+
+    /// The record's facts, when it was well formed enough to have them.
+    public var record: StoredRecord? {
+        switch self {
+        case .malformed: nil
+        case let .notCanonical(record): record
+        case let .hashMismatch(_, _, record): record
+        }
+    }
 
     public var description: String {
         switch self {
         case let .malformed(message): "malformed: \(message)"
         case .notCanonical: "not canonical: the line is not the RFC 8785 form of its JSON"
-        case let .hashMismatch(recorded, computed): "hash mismatch: recorded \(recorded.hex), computed \(computed.hex)"
+        case let .hashMismatch(recorded, computed, _): "hash mismatch: recorded \(recorded.hex), computed \(computed.hex)"
         }
     }
 }
@@ -64,13 +73,13 @@ public final class RecordReader {
         } catch {
             throw .malformed(error.field.map { "\($0): \(error.message)" } ?? error.message)
         }
+        let record = facts(line)
         canonical.removeAll(keepingCapacity: true)
         CanonicalJSON.write(tape, 0, bytes: line, into: &canonical)
         guard canonical.count == line.count,
               canonical.withUnsafeBytes({ memcmp($0.baseAddress!, line.baseAddress!, line.count) == 0 }) else {
-            throw .notCanonical
+            throw .notCanonical(record)
         }
-        let record = facts(line)
         // SHA-256 over the line without its `"hash":"…"` member and one adjoining comma.
         let hashValue = fields[.hash]!
         let memberStart = Int(tape[hashValue - 1].start) - 1
@@ -81,7 +90,9 @@ public final class RecordReader {
         hasher.update(UnsafeRawBufferPointer(rebasing: line[..<cutStart]))
         hasher.update(UnsafeRawBufferPointer(rebasing: line[memberEnd...]))
         let computed = hasher.finalize()
-        guard computed == record.hash else { throw .hashMismatch(recorded: record.hash, computed: computed) }
+        guard computed == record.hash else {
+            throw .hashMismatch(recorded: record.hash, computed: computed, record: record)
+        }
         return record
     }
 
@@ -96,8 +107,8 @@ public final class RecordReader {
         func text(_ field: RecordField) -> String { tape.string(fields[field]!, bytes: line) }
         func optionalText(_ field: RecordField) -> String? { fields[field].map { tape.string($0, bytes: line) } }
         func digest(_ field: RecordField) -> SHA256Digest {
-            let node = tape[fields[field]!]
-            return SHA256Digest(hex: UnsafeRawBufferPointer(rebasing: line[Int(node.start)..<Int(node.end)]))!
+            // Validated as 64 lowercase hex digits (after unescaping: the line may not be canonical).
+            RecordValidator.withText(tape, fields[field]!, line) { SHA256Digest(hex: $0) }!
         }
         return StoredRecord(
             id: text(.id), agentID: text(.agentID), hostID: text(.hostID),

@@ -94,7 +94,7 @@ public final class ExportVerifier {
             case .notCanonical: reason = .notCanonical
             case .hashMismatch: reason = .hashMismatch
             }
-            fail(reason, nil, error.description)
+            fail(reason, error.record, error.description)
             return false
         }
         let key = ChainKey(hostID: record.hostID, agentID: record.agentID)
