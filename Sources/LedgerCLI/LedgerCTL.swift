@@ -15,6 +15,7 @@ public enum LedgerCTL {
           status    ledgerd's chains, journal, backlog, disk cap and connections
           export    the host journal as an NDJSON export
           tail      the last records of the host journal; -f follows new ones
+          hook      `hook claude-code`: a Claude Code hook payload on stdin → one record (always exits 0)
 
         Run `ledgerctl COMMAND --help` for a command's options.
         """
@@ -36,6 +37,14 @@ public enum LedgerCTL {
             case "status": status = try StatusCommand.run(rest)
             case "export": status = try ExportCommand.run(rest)
             case "tail": status = try TailCommand.run(rest)
+            case "hook":
+                // The agent's hook must never fail because of us: even a bad flag exits 0.
+                do {
+                    status = try HookCommand.run(rest)
+                } catch let error as CLIError where rest.first == "claude-code" {
+                    printError("ledgerctl hook: \(error.description)")
+                    status = 0
+                }
             case "-h", "--help", "help": print(usage); status = 0
             default:
                 printError("ledgerctl: unknown command \(command)\n\n\(usage)")
