@@ -94,6 +94,7 @@ extension EventLoop {
         }
         guard diskEstimate + Int64(event.count + recordOverhead) <= configuration.maxDiskBytes else {
             counters.diskFullRefusals += 1
+            counters.diskFull = true
             committer.requestPressureRetention()
             unavailable(connection, "the journal is at its disk cap (--max-disk \(configuration.maxDiskBytes) bytes) "
                 + "with records not yet forwarded; retry later")
@@ -113,6 +114,7 @@ extension EventLoop {
             preconditionFailure("seal throws only RecordError: \(error)")
         }
         counters.accepted += 1
+        counters.diskFull = false
         dedupe.insert(id: sealed.id, .init(agentID: sealed.agentID, sequence: sealed.position.sequence,
                                            hash: sealed.hash, hostSeq: hostSeq))
         connection.lastHostSeq = hostSeq

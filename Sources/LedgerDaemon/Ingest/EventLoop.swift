@@ -20,6 +20,8 @@ struct IngestCounters {
     var droppedResponses: UInt64 = 0
     var connectionsTotal: UInt64 = 0
     var diskFullRefusals: UInt64 = 0
+    /// The last line was refused for the disk cap, and none has been accepted since.
+    var diskFull = false
 }
 
 final class EventLoop {
@@ -56,7 +58,7 @@ final class EventLoop {
     /// Connections whose reading is paused for backpressure.
     var paused: Set<UInt64> = []
     var draining = false
-    var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
+    var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
 
     init(configuration: DaemonConfiguration, log: Logger, listeners: [FileDescriptor], adminListener: FileDescriptor?,
          committer: GroupCommitter, wake: EventFD, stopEvent: EventFD, recovered: RecoveryReport,
@@ -168,26 +170,29 @@ final class EventLoop {
             pauseReading(connection)
             return
         }
-        // A bounded number of reads per event keeps one busy writer from starving the rest.
-        for _ in 0..<4 {
-            let count: Int?
-            do {
-                count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
-            } catch {
-                count = 0  // ECONNRESET: treat as end of input
-            }
-            guard let count else { return }
-            if count == 0 {
-                endOfInput(connection)
-                return
-            }
-            readBuffer.withUnsafeBytes { raw in
-                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
-            }
-            processLines(connection, atEOF: false)
-            if count < readBuffer.count { return }
+        // One bounded read per readiness event (epoll is level-triggered and reports the rest
+        // next round): a flooding writer gets its share, not the loop.
+        let count: Int?
+        do {
+            count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
+        } catch {
+            count = 0  // ECONNRESET: treat as end of input
         }
+        guard let count else { return }
+        if count == 0 {
+            endOfInput(connection)
+            return
+        }
+        readBuffer.withUnsafeBytes { raw in
+            connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+        }
+        processLines(connection, atEOF: false)
+        // Keep batches moving while a busy round goes on, so group commit overlaps with parsing.
+        if batch.count >= Self.handOverBytes { handOver() }
     }
+
+    /// A batch this large is handed over without waiting for the end of the round.
+    static let handOverBytes = 256 << 10
 
     private func endOfInput(_ connection: Connection) {
         processLines(connection, atEOF: true)
@@ -248,7 +253,7 @@ final class EventLoop {
     // MARK: durability
 
     /// Hands the batch to the journal thread (one lock per loop iteration).
-    private func handOver() {
+    func handOver() {
         guard !batch.isEmpty else { return }
         handedBytes += Int64(batch.count)
         committer.submit(&batch, last: chains.lastHostSeq)
@@ -298,8 +303,32 @@ final class EventLoop {
         if let adminListener { try? epoll.delete(adminListener) }
         drainStarted = SystemClock.monotonicNanoseconds()
         for connection in connections.values {
+            if !connection.readClosed { drainInput(connection) }
             connection.readClosed = true
             updateInterest(connection)
+        }
+    }
+
+    /// Takes what a writer already sent (it is in the socket buffer, so the writer believes it
+    /// delivered): complete lines are ingested and answered; a partial line is not.
+    private func drainInput(_ connection: Connection) {
+        var budget = 64 << 20
+        while budget > 0 {
+            let count: Int?
+            do {
+                count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
+            } catch {
+                count = 0
+            }
+            guard let count, count > 0 else {
+                if count == 0 { processLines(connection, atEOF: true) }
+                return
+            }
+            budget -= count
+            readBuffer.withUnsafeBytes { raw in
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+            }
+            processLines(connection, atEOF: false)
         }
     }
 
