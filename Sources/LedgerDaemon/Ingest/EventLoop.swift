@@ -114,7 +114,15 @@ final class EventLoop {
                 readable(connection)
             }
             finishIfDone(connection)
+            // A busy round may take many milliseconds: release what became durable meanwhile
+            // instead of waiting for the eventfd at the next round (p99 latency).
+            pollDurability()
         }
+    }
+
+    /// Releases responses if the journal thread advanced since the last look (one lock).
+    func pollDurability() {
+        if committer.durableHostSeq != progress.durable { durabilityAdvanced() }
     }
 
     // MARK: accepting
@@ -259,7 +267,7 @@ final class EventLoop {
         committer.submit(&batch, last: chains.lastHostSeq)
     }
 
-    private func durabilityAdvanced() {
+    func durabilityAdvanced() {
         let previousFailure = progress.failure
         progress = committer.snapshot
         if progress.failure != nil && previousFailure == nil {
