@@ -42,14 +42,13 @@ final class EventLoop {
     var connections: [UInt64: Connection] = [:]
     var nextToken = firstConnectionToken
     let builder: RecordBuilder
-    var chains: HostChains
-    var dedupe: DedupeWindow
-    var counters = IngestCounters()
+    /// Batch, chains, retry window and counters; see IngestState.
+    var state: IngestState
+    var chains: HostChains { state.chains }
+    var counters: IngestCounters { state.counters }
     let startedMicros = SystemClock.nowMicroseconds()
     let quarantinedAtStart: Int
 
-    /// Frames sealed since the last hand-over, with host_seq up to `chains.lastHostSeq`.
-    var batch: [UInt8] = []
     /// Frame bytes handed to the committer so far (cumulative).
     var handedBytes: Int64 = 0
     var progress: GroupCommitter.Progress
@@ -70,8 +69,7 @@ final class EventLoop {
         self.committer = committer
         self.wake = wake
         self.stopEvent = stopEvent
-        self.chains = recovered.chains
-        self.dedupe = dedupe
+        self.state = IngestState(chains: recovered.chains, dedupe: dedupe)
         self.quarantinedAtStart = recovered.quarantined.count
         builder = RecordBuilder(hostID: configuration.hostID)
         progress = committer.snapshot
@@ -165,7 +163,7 @@ final class EventLoop {
                 flush(connection)
                 finishIfDone(connection)
             } else {
-                counters.connectionsTotal += 1
+                state.counters.connectionsTotal += 1
             }
         }
     }
@@ -196,7 +194,7 @@ final class EventLoop {
         }
         processLines(connection, atEOF: false)
         // Keep batches moving while a busy round goes on, so group commit overlaps with parsing.
-        if batch.count >= Self.handOverBytes { handOver() }
+        if state.batch.count >= Self.handOverBytes { handOver() }
     }
 
     /// A batch this large is handed over without waiting for the end of the round.
@@ -208,7 +206,7 @@ final class EventLoop {
         updateInterest(connection)
     }
 
-    var inFlightBytes: Int { Int(handedBytes - progress.writtenBytes) + batch.count }
+    var inFlightBytes: Int { Int(handedBytes - progress.writtenBytes) + state.batch.count }
 
     private func pauseReading(_ connection: Connection) {
         guard !connection.readPaused else { return }
@@ -262,9 +260,9 @@ final class EventLoop {
 
     /// Hands the batch to the journal thread (one lock per loop iteration).
     func handOver() {
-        guard !batch.isEmpty else { return }
-        handedBytes += Int64(batch.count)
-        committer.submit(&batch, last: chains.lastHostSeq)
+        guard !state.batch.isEmpty else { return }
+        handedBytes += Int64(state.batch.count)
+        committer.submit(&state.batch, last: state.chains.lastHostSeq)
     }
 
     func durabilityAdvanced() {
@@ -276,7 +274,7 @@ final class EventLoop {
         for id in waiting {
             guard let connection = connections[id] else { continue }
             let dropped = connection.release(durable: progress.durable, maxUnread: configuration.maxUnreadResponseBytes)
-            counters.droppedResponses += UInt64(dropped)
+            state.counters.droppedResponses += UInt64(dropped)
             if connection.unsentOutput > 0 { flush(connection) }
         }
         waiting = waiting.filter { connections[$0]?.hasPending ?? false }
