@@ -51,3 +51,7 @@ fuzz: deps
 
 clean:
 	rm -rf .build .run
+
+# ledgerd over its socket: 8 writers at full speed, then at a fixed lower rate for latency.
+bench-daemon: release
+	@./contrib/dev/bench-daemon
