@@ -56,20 +56,20 @@ enum DaemonBench {
             case "--window": o.window = value().flatMap { Int($0) } ?? 0
             case "-h", "--help": print(usage); return 0
             default:
-                FileHandleless.stderr("ledger-bench daemon: unexpected \(arguments[i])\n\(usage)")
+                printToStandardError("ledger-bench daemon: unexpected \(arguments[i])\n\(usage)")
                 return 2
             }
             i += 1
         }
         guard o.writers > 0, o.events >= o.writers, o.recordBytes >= 120, o.agentsPerWriter > 0, o.window > 0 else {
-            FileHandleless.stderr(usage)
+            printToStandardError(usage)
             return 2
         }
         do {
             try run(o)
             return 0
         } catch {
-            FileHandleless.stderr("ledger-bench daemon: \(error)")
+            printToStandardError("ledger-bench daemon: \(error)")
             return 1
         }
     }
@@ -298,4 +298,8 @@ final class DaemonProcess {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
+}
+
+private func printToStandardError(_ text: String) {
+    fputs(text + "\n", stderr)
 }

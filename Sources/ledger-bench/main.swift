@@ -1,7 +1,8 @@
 // ledger-bench: release benchmarks. Each subcommand lives in its own file.
+#if canImport(Glibc)
 import Glibc
+#endif
 
-let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: ledger-bench COMMAND [options]
 
@@ -9,17 +10,11 @@ let usage = """
       daemon    drive ledgerd over its socket with N concurrent writers (DaemonBench.swift)
     """
 
+let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "daemon": exit(DaemonBench.main(Array(arguments.dropFirst())))
-case "-h", "--help", "help": print(usage); exit(0)
+case "-h", "--help", "help": print(usage)
 default:
-    FileHandleless.stderr(usage)
+    fputs(usage + "\n", stderr)
     exit(2)
-}
-
-enum FileHandleless {
-    static func stderr(_ text: String) {
-        let bytes = Array((text + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    }
 }
