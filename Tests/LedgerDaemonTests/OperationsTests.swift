@@ -71,6 +71,21 @@ extension DaemonTests {
         #expect(try daemon.terminate() == 0)
     }
 
+    @Test func sockets_are_created_mode_0660_with_the_configured_group() throws {
+        let group = String(cString: getgrgid(getgid())!.pointee.gr_name)
+        let daemon = try DaemonHarness(["--standalone", "--socket-group", group])
+        try daemon.start()
+        for path in [daemon.socket, daemon.socket + ".admin"] {
+            let status = try FileSystem.status(path)
+            #expect(status.kind == .socket && status.permissions == 0o660 && status.gid == getgid())
+        }
+        #expect(try daemon.terminate() == 0)
+        // A group that does not exist is a start-up error, not a socket with the wrong owner.
+        let wrong = try DaemonHarness(["--standalone", "--socket-group", "no-such-group-ledger"])
+        #expect(throws: HarnessError.self) { try wrong.start() }
+        #expect(wrong.log().contains("no-such-group-ledger"))
+    }
+
     @Test func status_shows_chains_backlog_cap_and_connections() throws {
         let daemon = try DaemonHarness(["--relay-cursor", "/nonexistent/cursor", "--max-disk", "1GiB"])
         try daemon.start()
