@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import LedgerCore
+import LedgerJournal
 import LedgerPosix
 import Testing
 
@@ -161,6 +162,21 @@ extension DaemonTests {
         #expect(third.readLine().map(Response.init)?.hash == original?.hash)
         #expect(try daemon.terminate() == 0)
         #expect(try daemon.journalLines().count == 2)
+    }
+
+    @Test func an_ok_arrives_only_after_the_durable_checkpoint_covers_the_record() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        // One line at a time: the n-th record is host_seq n. The checkpoint is written after the
+        // fdatasync and before any response is released, so it must already cover each ok.
+        for n in 1...150 {
+            try client.send(event("durable-\(n % 3)") + "\n")
+            #expect(client.readLine().map(Response.init)?.ok == true)
+            let durable = try DurableCheckpoint.read(journalDirectory: daemon.dataDir + "/journal") ?? 0
+            #expect(durable >= UInt64(n), "ok for host_seq \(n) arrived while the checkpoint said \(durable)")
+            if durable < UInt64(n) { break }
+        }
     }
 
     @Test func records_carry_host_id_received_at_and_the_kernel_reported_origin() throws {
