@@ -2,7 +2,7 @@
 // (or an error) in the loop's batch, byte-level throughout: no String, Data or
 // JSONSerialization on this path.
 
-import Glibc
+internal import Glibc
 import LedgerCore
 import LedgerJournal
 import LedgerPosix
