@@ -19,7 +19,7 @@ BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev
 TEST_PKGS    := postgresql socat netcat-openbsd python3 systemd
 FUZZ_SECONDS ?= 180
 
-.PHONY: all deps test-deps build release test run bench bench-core bench-server fuzz clean install uninstall
+.PHONY: all deps test-deps build release test run bench bench-core bench-server bench-daemon fuzz clean install uninstall
 
 # Install layout (docs/OPERATIONS.md). Units go under $(PREFIX)/lib/systemd/system, a
 # directory systemd searches for both /usr/local and /usr; /etc/systemd/system is left to
@@ -67,7 +67,7 @@ test: test-deps
 run: deps release
 	@./contrib/dev/run-stack
 
-bench: bench-core
+bench: bench-core bench-daemon bench-server
 
 # Parse, validate and canonicalize 1,000,000 generated 400-byte events through `ledgerctl canon`.
 bench-core: release
@@ -113,3 +113,7 @@ uninstall:
 		$(DESTDIR)$(CONFDIR)/ledger.conf.example
 	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 	@# Left in place: $(CONFDIR)/ledger.conf, server.conf, host.key, /var/lib/ledger*, the accounts.
+
+# ledgerd over its socket: 8 writers at full speed, then at a fixed lower rate for latency.
+bench-daemon: release
+	@./contrib/dev/bench-daemon

@@ -88,7 +88,7 @@ public struct ChainSnapshot: Equatable, Sendable {
     /// replaying records the snapshot already covers changes nothing. Returns false when
     /// the record does not continue its chain (a gap left by quarantine).
     @discardableResult
-    public mutating func apply(_ record: StoredRecord) -> Bool {
+    public mutating func apply(_ record: RecordFacts) -> Bool {
         let head = heads[record.agentID]
         if let head, record.sequence <= head.sequence {
             // Covered already (a record at or below the snapshot's host_seq), or a chain

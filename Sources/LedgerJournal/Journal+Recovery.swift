@@ -53,7 +53,7 @@ public enum JournalRecovery {
     /// (ledgerd rebuilds its retry window from it). Throws only for configuration errors
     /// (another host's journal) and I/O failures.
     public static func recover(paths: JournalPaths, hostID: String, log: Logger,
-                               onRecord: (StoredRecord) -> Void = { _ in }) throws -> RecoveryReport {
+                               onRecord: (RecordFacts) -> Void = { _ in }) throws -> RecoveryReport {
         guard !hostID.isEmpty, hostID.utf8.count <= SegmentHeader.maxHostIDBytes else {
             throw JournalError.invalidHostID(hostID)
         }
@@ -99,28 +99,29 @@ public enum JournalRecovery {
         let log: Logger
         var checkpoint: UInt64?
         var report = RecoveryReport(chains: HostChains(hostID: ""), segments: [])
-        let reader = RecordReader()
+        let reader = RecordFactsReader()
     }
 
     /// What a frame turned out to be.
     enum FrameVerdict {
-        case good(StoredRecord)
+        case good(RecordFacts)
         case damaged(String)
     }
 
     /// Checks a frame that passed its CRC: the expected host_seq, a valid record, our host.
     static func judge(hostSeq: UInt64, expected: UInt64?, record bytes: UnsafeRawBufferPointer,
-                      hostID: String, reader: RecordReader) -> FrameVerdict {
+                      hostID: String, reader: RecordFactsReader) -> FrameVerdict {
         if let expected, hostSeq != expected { return .damaged("host_seq \(hostSeq) where \(expected) was expected") }
-        let record: StoredRecord
-        do { record = try reader.read(bytes) } catch { return .damaged("record at host_seq \(hostSeq): \(error)") }
+        guard let record = reader.read(bytes) else {
+            return .damaged("the frame at host_seq \(hostSeq) does not hold a record")
+        }
         guard record.hostSeq == hostSeq else { return .damaged("frame host_seq \(hostSeq) holds record host_seq \(record.hostSeq)") }
         guard record.hostID == hostID else { return .damaged("record of host_id \(record.hostID)") }
         return .good(record)
     }
 
     static func recoverSegment(_ file: SegmentFile, isLast: Bool, paths: JournalPaths, hostID: String,
-                               state: inout State, onRecord: (StoredRecord) -> Void) throws -> SegmentSummary? {
+                               state: inout State, onRecord: (RecordFacts) -> Void) throws -> SegmentSummary? {
         let scanner = try SegmentScanner(path: file.path)
         let header: SegmentHeader
         switch scanner.header {
@@ -194,7 +195,7 @@ public enum JournalRecovery {
         return after == nil
     }
 
-    static func apply(_ record: StoredRecord, state: inout State) {
+    static func apply(_ record: RecordFacts, state: inout State) {
         if !state.snapshot.apply(record) {
             state.report.discontinuities += 1
             if state.report.discontinuities <= 10 {

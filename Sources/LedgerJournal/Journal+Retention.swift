@@ -55,14 +55,14 @@ extension JournalWriter {
         let count = policy.deletableCount(segments, acked: result.ackedHostSeq, now: now, underPressure: underPressure)
         guard count > 0 else { return result }
         var snapshot = try ChainSnapshot.load(paths)
-        let reader = RecordReader()
+        let reader = RecordFactsReader()
         for segment in segments.prefix(count) {
             let scanner = try SegmentScanner(path: segment.file.path)
-            var failure: Error?
+            var failure = false
             while let frame = try scanner.next({ _, bytes in
-                do { snapshot.apply(try reader.read(bytes)) } catch { failure = error }
+                if let facts = reader.read(bytes) { snapshot.apply(facts) } else { failure = true }
             }) {
-                guard case .valid = frame.validation, failure == nil else {
+                guard case .valid = frame.validation, !failure else {
                     // Recovery checked every kept frame; damage now means the disk is failing.
                     log.error("retention stopped: a segment no longer reads back", [
                         "path": segment.file.path, "offset": frame.offset])

@@ -15,7 +15,7 @@ final class TempJournal {
 
     deinit { try? FileSystem.removeTree(base) }
 
-    func recover(onRecord: (StoredRecord) -> Void = { _ in }) throws -> RecoveryReport {
+    func recover(onRecord: (RecordFacts) -> Void = { _ in }) throws -> RecoveryReport {
         try JournalRecovery.recover(paths: paths, hostID: "host-1", log: log, onRecord: onRecord)
     }
 
