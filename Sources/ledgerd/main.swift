@@ -1,1 +1,4 @@
-print("not implemented yet")
+import Glibc
+import LedgerDaemon
+
+exit(Daemon.main(Array(CommandLine.arguments.dropFirst())))

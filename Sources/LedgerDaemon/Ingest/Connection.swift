@@ -1,0 +1,181 @@
+// INVARIANT: responses leave a connection in the order of its lines. Each
+// queued response carries the host_seq that must be durable before it may go:
+// its own record's for `ok`, and for an error the connection's last record
+// before it, so an error for line N never overtakes the `ok` of line N-1.
+
+import LedgerCore
+import LedgerPosix
+
+/// One writer's connection: its unparsed input, its responses waiting for durability, and
+/// its output waiting for the socket.
+final class Connection {
+    let id: UInt64
+    let descriptor: FileDescriptor
+    let origin: Origin
+    /// Admin connections get a status document and are closed; they send nothing.
+    let isAdmin: Bool
+
+    /// Bytes read but not yet split into lines (at most one partial line after processing).
+    var input: [UInt8] = []
+    /// After a line over the limit: drop bytes up to the next newline.
+    var discarding = false
+    /// Lines seen so far (1-based numbers in error responses), blank lines included.
+    var lineNumber = 0
+    /// host_seq of this connection's last record (0: none yet).
+    var lastHostSeq: UInt64 = 0
+
+    /// Responses not yet released, rendered, with their release conditions.
+    var pending: [UInt8] = []
+    var pendingStart = 0
+    var marks: [PendingMark] = []
+    var marksStart = 0
+
+    /// Released responses not yet taken by the socket.
+    var output: [UInt8] = []
+    var outputStart = 0
+    /// Responses dropped because the writer did not read them (see docs/PROTOCOL.md).
+    var droppedResponses = 0
+
+    /// The writer sent EOF (or the socket failed for reading): no more lines come.
+    var readClosed = false
+    /// Writing failed (the writer is gone): responses are discarded.
+    var writeClosed = false
+    /// EPOLLIN is off because too much is in flight (backpressure).
+    var readPaused = false
+    /// EPOLLOUT is on because the socket was full.
+    var waitingForWritable = false
+
+    struct PendingMark {
+        /// End offset of this response in `pending`.
+        var end: Int
+        /// Must be durable before the response is released.
+        var hostSeq: UInt64
+        /// The line's number, to turn an `ok` into an UNAVAILABLE error if the journal fails.
+        var line: Int
+        var isOK: Bool
+    }
+
+    init(id: UInt64, descriptor: FileDescriptor, origin: Origin, isAdmin: Bool = false) {
+        self.id = id
+        self.descriptor = descriptor
+        self.origin = origin
+        self.isAdmin = isAdmin
+    }
+
+    var hasPending: Bool { marksStart < marks.count }
+    var unsentOutput: Int { output.count - outputStart }
+
+    /// Nothing left to do for a writer that is done sending.
+    var isFinished: Bool { readClosed && !hasPending && (unsentOutput == 0 || writeClosed) }
+
+    func queue(_ response: [UInt8], hostSeq: UInt64, line: Int, isOK: Bool) {
+        pending.append(contentsOf: response)
+        marks.append(PendingMark(end: pending.count, hostSeq: hostSeq, line: line, isOK: isOK))
+    }
+
+    /// Moves every response whose host_seq is durable to `output` (or drops it past the cap).
+    /// Returns how many were dropped.
+    func release(durable: UInt64, maxUnread: Int) -> Int {
+        var end = pendingStart
+        var index = marksStart
+        while index < marks.count, marks[index].hostSeq <= durable {
+            end = marks[index].end
+            index += 1
+        }
+        guard index > marksStart else { return 0 }
+        var dropped = 0
+        if writeClosed {
+            dropped = 0  // nobody to answer; not counted as dropped for a reader that left
+        } else if unsentOutput + (end - pendingStart) <= maxUnread {
+            output.append(contentsOf: pending[pendingStart..<end])
+        } else {
+            // Take whole responses while they fit, drop the rest.
+            var start = pendingStart
+            for i in marksStart..<index {
+                let mark = marks[i]
+                if unsentOutput + (mark.end - start) <= maxUnread {
+                    output.append(contentsOf: pending[start..<mark.end])
+                } else {
+                    dropped += 1
+                }
+                start = mark.end
+            }
+        }
+        pendingStart = end
+        marksStart = index
+        compact()
+        droppedResponses += dropped
+        return dropped
+    }
+
+    /// Replaces every unreleased `ok` beyond `durable` by `replacement(line)`, after the journal
+    /// failed: those records may not be on disk.
+    func failPending(after durable: UInt64, replacement: (Int) -> [UInt8]) {
+        guard hasPending else { return }
+        var rebuilt: [UInt8] = []
+        var newMarks: [PendingMark] = []
+        var start = pendingStart
+        for mark in marks[marksStart...] {
+            if mark.isOK && mark.hostSeq > durable {
+                rebuilt.append(contentsOf: replacement(mark.line))
+                newMarks.append(PendingMark(end: rebuilt.count, hostSeq: 0, line: mark.line, isOK: false))
+            } else {
+                rebuilt.append(contentsOf: pending[start..<mark.end])
+                newMarks.append(PendingMark(end: rebuilt.count, hostSeq: min(mark.hostSeq, durable), line: mark.line,
+                                            isOK: mark.isOK))
+            }
+            start = mark.end
+        }
+        pending = rebuilt
+        pendingStart = 0
+        marks = newMarks
+        marksStart = 0
+    }
+
+    private func compact() {
+        if marksStart == marks.count {
+            marks.removeAll(keepingCapacity: true)
+            marksStart = 0
+            pending.removeAll(keepingCapacity: true)
+            pendingStart = 0
+        } else if pendingStart > 1 << 16, pendingStart > pending.count / 2 {
+            let shift = pendingStart
+            pending.removeSubrange(..<shift)
+            pendingStart = 0
+            marks.removeSubrange(..<marksStart)
+            marksStart = 0
+            for i in marks.indices { marks[i].end -= shift }
+        }
+    }
+
+    /// Writes as much output as the socket takes. Returns false when the socket is full.
+    func flush() -> Bool {
+        while unsentOutput > 0 {
+            if writeClosed {
+                output.removeAll(keepingCapacity: true)
+                outputStart = 0
+                return true
+            }
+            let written: Int?
+            do {
+                written = try output.withUnsafeBytes {
+                    try descriptor.tryWrite(UnsafeRawBufferPointer(rebasing: $0[outputStart...]))
+                }
+            } catch {
+                writeClosed = true  // EPIPE, ECONNRESET: the writer is gone
+                continue
+            }
+            guard let written else {
+                if outputStart > 1 << 16 {
+                    output.removeSubrange(..<outputStart)
+                    outputStart = 0
+                }
+                return false
+            }
+            outputStart += written
+        }
+        output.removeAll(keepingCapacity: true)
+        outputStart = 0
+        return true
+    }
+}

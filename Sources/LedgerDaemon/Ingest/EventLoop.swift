@@ -1,0 +1,320 @@
+// The socket side of ledgerd: one epoll thread accepts, reads, parses,
+// validates and seals records for every connection, and writes responses.
+// Sockets are non-blocking; nothing in the loop waits for a client or the
+// disk, so one slow or silent writer never stalls the others. Durability is
+// the GroupCommitter's business; the loop learns of it through an eventfd.
+//
+// INVARIANT: the loop alone owns HostChains and the RecordBuilder, so host_seq
+// is handed out +1 in the order frames enter the batch, which is the order the
+// journal writes them.
+
+import LedgerCore
+import LedgerJournal
+import LedgerPosix
+
+/// Counters shown by `ledgerctl status`.
+struct IngestCounters {
+    var accepted: UInt64 = 0
+    var deduplicated: UInt64 = 0
+    var rejected: [String: UInt64] = [:]
+    var droppedResponses: UInt64 = 0
+    var connectionsTotal: UInt64 = 0
+    var diskFullRefusals: UInt64 = 0
+}
+
+final class EventLoop {
+    static let adminToken: UInt64 = 16
+    static let wakeToken: UInt64 = 17
+    static let stopToken: UInt64 = 18
+    static let firstConnectionToken: UInt64 = 1 << 20
+
+    let configuration: DaemonConfiguration
+    let log: Logger
+    let epoll: Epoll
+    let listeners: [FileDescriptor]
+    let adminListener: FileDescriptor?
+    let wake: EventFD
+    let stopEvent: EventFD
+    let committer: GroupCommitter
+
+    var connections: [UInt64: Connection] = [:]
+    var nextToken = firstConnectionToken
+    let builder: RecordBuilder
+    var chains: HostChains
+    var dedupe: DedupeWindow
+    var counters = IngestCounters()
+    let startedMicros = SystemClock.nowMicroseconds()
+    let quarantinedAtStart: Int
+
+    /// Frames sealed since the last hand-over, with host_seq up to `chains.lastHostSeq`.
+    var batch: [UInt8] = []
+    /// Frame bytes handed to the committer so far (cumulative).
+    var handedBytes: Int64 = 0
+    var progress: GroupCommitter.Progress
+    /// Connections with responses waiting for durability.
+    var waiting: Set<UInt64> = []
+    /// Connections whose reading is paused for backpressure.
+    var paused: Set<UInt64> = []
+    var draining = false
+    var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
+
+    init(configuration: DaemonConfiguration, log: Logger, listeners: [FileDescriptor], adminListener: FileDescriptor?,
+         committer: GroupCommitter, wake: EventFD, stopEvent: EventFD, recovered: RecoveryReport,
+         dedupe: DedupeWindow) throws {
+        self.configuration = configuration
+        self.log = log
+        self.listeners = listeners
+        self.adminListener = adminListener
+        self.committer = committer
+        self.wake = wake
+        self.stopEvent = stopEvent
+        self.chains = recovered.chains
+        self.dedupe = dedupe
+        self.quarantinedAtStart = recovered.quarantined.count
+        builder = RecordBuilder(hostID: configuration.hostID)
+        progress = committer.snapshot
+        epoll = try Epoll(maxEventsPerWait: 256)
+        for (index, listener) in listeners.enumerated() {
+            try epoll.add(listener, events: .readable, token: UInt64(1 + index))
+        }
+        if let adminListener { try epoll.add(adminListener, events: .readable, token: Self.adminToken) }
+        try epoll.add(wake.descriptor, events: .readable, token: Self.wakeToken)
+        try epoll.add(stopEvent.descriptor, events: .readable, token: Self.stopToken)
+    }
+
+    /// Runs until a drain finishes.
+    func run() throws {
+        while true {
+            try epoll.wait(timeout: draining ? .milliseconds(50) : .seconds(1)) { event in
+                try handle(event)
+            }
+            handOver()
+            if draining, try drainStep() { return }
+        }
+    }
+
+    private func handle(_ event: EpollEvent) throws {
+        switch event.token {
+        case Self.wakeToken:
+            try wake.drain()
+            durabilityAdvanced()
+        case Self.stopToken:
+            try stopEvent.drain()
+            beginDrain()
+        case Self.adminToken:
+            acceptAll(from: adminListener!, admin: true)
+        case 1..<Self.adminToken:
+            acceptAll(from: listeners[Int(event.token) - 1], admin: false)
+        default:
+            guard let connection = connections[event.token] else { return }
+            if event.events.contains(.writable) { writable(connection) }
+            if event.events.contains(.readable) || event.events.contains(.hangup) || event.events.contains(.error) {
+                readable(connection)
+            }
+            finishIfDone(connection)
+        }
+    }
+
+    // MARK: accepting
+
+    private func acceptAll(from listener: FileDescriptor, admin: Bool) {
+        guard !draining else { return }
+        while true {
+            let accepted: FileDescriptor?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE and friends: log and leave the rest in the backlog for the next round.
+                log.error("accept failed", ["error": error])
+                return
+            }
+            guard let fd = accepted else { return }
+            let origin: Origin
+            do {
+                let peer = try fd.peerCredentials()
+                origin = .unix(uid: peer.uid, gid: peer.gid, pid: peer.pid)
+            } catch {
+                log.warn("dropping a connection without peer credentials", ["error": error])
+                try? fd.close()
+                continue
+            }
+            let token = nextToken
+            nextToken += 1
+            let connection = Connection(id: token, descriptor: fd, origin: origin, isAdmin: admin)
+            do {
+                try epoll.add(fd, events: admin ? [] : .readable, token: token)
+            } catch {
+                log.error("epoll add failed", ["error": error])
+                try? fd.close()
+                continue
+            }
+            connections[token] = connection
+            if admin {
+                connection.readClosed = true
+                connection.output = statusDocument()
+                flush(connection)
+                finishIfDone(connection)
+            } else {
+                counters.connectionsTotal += 1
+            }
+        }
+    }
+
+    // MARK: reading
+
+    private func readable(_ connection: Connection) {
+        guard !connection.readClosed, !draining else { return }
+        if inFlightBytes > configuration.maxInFlightBytes {
+            pauseReading(connection)
+            return
+        }
+        // A bounded number of reads per event keeps one busy writer from starving the rest.
+        for _ in 0..<4 {
+            let count: Int?
+            do {
+                count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
+            } catch {
+                count = 0  // ECONNRESET: treat as end of input
+            }
+            guard let count else { return }
+            if count == 0 {
+                endOfInput(connection)
+                return
+            }
+            readBuffer.withUnsafeBytes { raw in
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+            }
+            processLines(connection, atEOF: false)
+            if count < readBuffer.count { return }
+        }
+    }
+
+    private func endOfInput(_ connection: Connection) {
+        processLines(connection, atEOF: true)
+        connection.readClosed = true
+        updateInterest(connection)
+    }
+
+    var inFlightBytes: Int { Int(handedBytes - progress.writtenBytes) + batch.count }
+
+    private func pauseReading(_ connection: Connection) {
+        guard !connection.readPaused else { return }
+        connection.readPaused = true
+        paused.insert(connection.id)
+        updateInterest(connection)
+    }
+
+    private func resumeReading() {
+        guard !paused.isEmpty, inFlightBytes <= configuration.maxInFlightBytes / 2 else { return }
+        for id in paused {
+            guard let connection = connections[id] else { continue }
+            connection.readPaused = false
+            updateInterest(connection)
+        }
+        paused.removeAll()
+    }
+
+    func updateInterest(_ connection: Connection) {
+        var events: EpollEvents = []
+        if !connection.readClosed && !connection.readPaused && !draining && !connection.isAdmin { events.insert(.readable) }
+        if connection.waitingForWritable { events.insert(.writable) }
+        try? epoll.modify(connection.descriptor, events: events, token: connection.id)
+    }
+
+    // MARK: writing
+
+    private func writable(_ connection: Connection) {
+        connection.waitingForWritable = false
+        flush(connection)
+    }
+
+    func flush(_ connection: Connection) {
+        let done = connection.flush()
+        if done == connection.waitingForWritable {
+            connection.waitingForWritable = !done
+            updateInterest(connection)
+        }
+    }
+
+    func finishIfDone(_ connection: Connection) {
+        guard connection.isFinished else { return }
+        try? epoll.delete(connection.descriptor)
+        try? connection.descriptor.close()
+        connections.removeValue(forKey: connection.id)
+        waiting.remove(connection.id)
+        paused.remove(connection.id)
+    }
+
+    // MARK: durability
+
+    /// Hands the batch to the journal thread (one lock per loop iteration).
+    private func handOver() {
+        guard !batch.isEmpty else { return }
+        handedBytes += Int64(batch.count)
+        committer.submit(&batch, last: chains.lastHostSeq)
+    }
+
+    private func durabilityAdvanced() {
+        let previousFailure = progress.failure
+        progress = committer.snapshot
+        if progress.failure != nil && previousFailure == nil {
+            failUndurable()
+        }
+        for id in waiting {
+            guard let connection = connections[id] else { continue }
+            let dropped = connection.release(durable: progress.durable, maxUnread: configuration.maxUnreadResponseBytes)
+            counters.droppedResponses += UInt64(dropped)
+            if connection.unsentOutput > 0 { flush(connection) }
+        }
+        waiting = waiting.filter { connections[$0]?.hasPending ?? false }
+        for id in Array(connections.keys) {
+            if let connection = connections[id], connection.readClosed { finishIfDone(connection) }
+        }
+        resumeReading()
+    }
+
+    /// The journal failed: records past the durable position may not be on disk. Their
+    /// writers get UNAVAILABLE instead of `ok`.
+    private func failUndurable() {
+        log.error("journal failed: answering UNAVAILABLE until restart", ["reason": progress.failure ?? ""])
+        let durable = progress.durable
+        for id in waiting {
+            connections[id]?.failPending(after: durable) { line in
+                var out: [UInt8] = []
+                Responses.unavailable(line: line, "the journal failed before this record was durable; "
+                    + "it may or may not be stored: resend it with the same id", into: &out)
+                return out
+            }
+        }
+    }
+
+    // MARK: draining
+
+    private func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        log.info("draining: no new connections or lines; answering what is in flight")
+        for listener in listeners { try? epoll.delete(listener) }
+        if let adminListener { try? epoll.delete(adminListener) }
+        drainStarted = SystemClock.monotonicNanoseconds()
+        for connection in connections.values {
+            connection.readClosed = true
+            updateInterest(connection)
+        }
+    }
+
+    var drainStarted: UInt64 = 0
+
+    /// Whether the drain is complete: everything durable and answered (or timed out).
+    private func drainStep() throws -> Bool {
+        if progress.durable < chains.lastHostSeq && progress.failure == nil { return false }
+        for connection in Array(connections.values) { finishIfDone(connection) }
+        let elapsed = SystemClock.monotonicNanoseconds() - drainStarted
+        if connections.isEmpty || elapsed > UInt64(configuration.drainTimeoutMillis) * 1_000_000 {
+            for connection in connections.values { try? connection.descriptor.close() }
+            connections.removeAll()
+            return true
+        }
+        return false
+    }
+}

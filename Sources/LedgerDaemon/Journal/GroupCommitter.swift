@@ -1,0 +1,154 @@
+// INVARIANT: `durable` is published only after JournalWriter.sync() (fdatasync)
+// returned for every frame up to it; the event loop releases `ok` responses
+// only up to `durable` (ARCHITECTURE.md invariant 1).
+//
+// Group commit: the event loop hands over whole batches of frames under one lock
+// per loop iteration (never per event). While this thread sits in fdatasync, the
+// loop keeps adding to `pending`; the next round writes all of it and one
+// fdatasync covers it all, so throughput does not collapse to one fsync per event.
+
+import Dispatch
+import LedgerJournal
+import LedgerPosix
+
+/// The journal thread: writes handed-over batches, syncs, runs retention, and wakes the loop.
+final class GroupCommitter: @unchecked Sendable {
+    // @unchecked: every field below `lock` is read and written only under it; `writer`
+    // and `retentionDue` belong to the journal thread alone.
+
+    /// What the journal thread reports to the loop.
+    struct Progress {
+        var durable: UInt64
+        var failure: String?
+        var diskBytes: Int64
+        /// Frame bytes written so far (cumulative), to reconcile the loop's disk estimate.
+        var writtenBytes: Int64
+        var segments: Int
+        var ackedHostSeq: UInt64?
+        var stopped: Bool
+    }
+
+    private let writer: JournalWriter
+    private let policy: RetentionPolicy
+    private let wake: EventFD
+    private let log: Logger
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    private let lock = Lock()
+    private var pending: [UInt8] = []
+    private var pendingLast: UInt64 = 0
+    private var stopRequested = false
+    private var pressure = false
+    private var progress: Progress
+
+    /// Retention runs at most this often (and after a refusal for lack of space).
+    private let retentionIntervalMicros: Int64 = 10_000_000
+
+    init(writer: JournalWriter, policy: RetentionPolicy, wake: EventFD, log: Logger) {
+        self.writer = writer
+        self.policy = policy
+        self.wake = wake
+        self.log = log
+        progress = Progress(durable: writer.durableHostSeq, failure: nil, diskBytes: writer.diskBytes, writtenBytes: 0,
+                            segments: writer.segments.count, ackedHostSeq: nil, stopped: false)
+    }
+
+    func start() {
+        DispatchQueue(label: "ledgerd.journal").async { self.run() }
+    }
+
+    /// Hands over a batch of frames ending at host_seq `last`. Swaps buffers when the thread
+    /// has taken the previous batch, so no bytes are copied in the common case.
+    func submit(_ batch: inout [UInt8], last: UInt64) {
+        lock.withLock {
+            if pending.isEmpty {
+                swap(&pending, &batch)
+            } else {
+                pending.append(contentsOf: batch)
+            }
+            pendingLast = last
+        }
+        batch.removeAll(keepingCapacity: true)
+        semaphore.signal()
+    }
+
+    /// Asks for a retention pass now (the disk cap refused a line).
+    func requestPressureRetention() {
+        let first = lock.withLock { () -> Bool in
+            defer { pressure = true }
+            return !pressure
+        }
+        if first { semaphore.signal() }
+    }
+
+    var snapshot: Progress { lock.withLock { progress } }
+
+    /// Writes and syncs what was handed over, then stops the thread and waits for it.
+    func stop() {
+        lock.withLock { stopRequested = true }
+        semaphore.signal()
+        finished.wait()
+    }
+
+    private func run() {
+        var writing: [UInt8] = []
+        var lastRetention: Int64 = 0
+        var written: Int64 = 0
+        while true {
+            _ = semaphore.wait(timeout: .now() + .seconds(1))
+            var last: UInt64 = 0
+            var stop = false
+            var underPressure = false
+            lock.withLock {
+                swap(&pending, &writing)
+                last = pendingLast
+                stop = stopRequested
+                underPressure = pressure
+            }
+            if !writing.isEmpty {
+                let first = writer.lastHostSeq + 1
+                do {
+                    try writing.withUnsafeBytes { try writer.append($0, first: first, last: last) }
+                    try writer.sync()
+                    written += Int64(writing.count)
+                } catch {
+                    log.error("journal write failed; refusing records until restart", ["error": error])
+                }
+                writing.removeAll(keepingCapacity: true)
+                publish(written: written)
+            }
+            let now = SystemClock.nowMicroseconds()
+            if underPressure || now - lastRetention >= retentionIntervalMicros {
+                lastRetention = now
+                do {
+                    let result = try writer.applyRetention(policy, now: now, underPressure: underPressure, log: log)
+                    lock.withLock {
+                        progress.ackedHostSeq = result.ackedHostSeq
+                        pressure = false
+                    }
+                    if result.deletedSegments > 0 { publish(written: written) }
+                } catch {
+                    lock.withLock { pressure = false }
+                    log.error("retention failed", ["error": error])
+                }
+            }
+            if stop {
+                lock.withLock { progress.stopped = true }
+                finished.signal()
+                return
+            }
+        }
+    }
+
+    private func publish(written: Int64) {
+        lock.withLock {
+            progress.durable = writer.durableHostSeq
+            progress.failure = writer.failureReason
+            progress.diskBytes = writer.diskBytes
+            progress.writtenBytes = written
+            progress.segments = writer.segments.count
+        }
+        try? wake.signal()
+    }
+}

@@ -1,0 +1,105 @@
+// INVARIANT: a reader never hands out a frame past the durable checkpoint, so
+// the relay forwards only records the host can no longer lose
+// (ARCHITECTURE.md invariant 2).
+
+import LedgerPosix
+
+/// Reads a journal's durable records in host_seq order, for ledger-relay and ledgerctl
+/// (export, tail). Needs only read access to the journal directory; never writes.
+public final class JournalReader {
+    public let paths: JournalPaths
+    private var scanner: SegmentScanner?
+    /// host_seq of the next frame `scanner` is positioned at.
+    private var scannerNext: UInt64 = 0
+
+    public init(dataDirectory: String) {
+        paths = JournalPaths(dataDirectory: dataDirectory)
+    }
+
+    /// The durable host_seq the checkpoint names now (0 when there is no checkpoint yet).
+    public func durableHostSeq() throws -> UInt64 {
+        try DurableCheckpoint.read(journalDirectory: paths.journal) ?? 0
+    }
+
+    /// Calls `body` with (host_seq, canonical record bytes) for each durable record after
+    /// `after`, in order, until `body` returns false, `limit` records were delivered, or the
+    /// durable position is reached. Returns the host_seq of the last record delivered
+    /// (`after` when none). A host_seq gap (a quarantined segment) is skipped over; the caller
+    /// sees it as a jump.
+    @discardableResult
+    public func read(after: UInt64, limit: Int = .max,
+                     _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws -> UInt64 {
+        let durable = try durableHostSeq()
+        var last = after
+        var delivered = 0
+        while last < durable, delivered < limit {
+            guard let scanner = try position(at: last + 1) else { break }
+            var keepGoing = true
+            var progressed = false
+            while keepGoing, delivered < limit {
+                var hostSeqSeen: UInt64 = 0
+                let before = scanner.offset
+                guard let frame = try scanner.next({ hostSeq, bytes in
+                    hostSeqSeen = hostSeq
+                    guard hostSeq > last, hostSeq <= durable else { return }
+                    keepGoing = try body(hostSeq, bytes)
+                    delivered += 1
+                    last = hostSeq
+                    progressed = true
+                }) else { break }
+                guard case .valid = frame.validation else { break }
+                if hostSeqSeen > durable {
+                    // Written but not yet durable: leave it for a later call.
+                    scanner.seek(to: before)
+                    break
+                }
+                scannerNext = hostSeqSeen + 1
+                if hostSeqSeen >= durable { break }
+            }
+            if !keepGoing || delivered >= limit || last >= durable { break }
+            // The end of this segment: the next pass opens the one after it. No progress
+            // means the files do not (yet) hold what the checkpoint says: stop for now.
+            self.scanner = nil
+            if !progressed { break }
+        }
+        return last
+    }
+
+    /// A scanner positioned at the frame with `hostSeq`, or at the first one after it when
+    /// `hostSeq` lies in a gap; nil when no segment holds it yet.
+    private func position(at hostSeq: UInt64) throws -> SegmentScanner? {
+        if let scanner, scannerNext == hostSeq { return scanner }
+        let segments = try SegmentFile.list(in: paths.journal)
+        guard !segments.isEmpty else { return nil }
+        var index = segments.lastIndex(where: { $0.firstHostSeq <= hostSeq }) ?? 0
+        while true {
+            let scanner = try SegmentScanner(path: segments[index].path)
+            var next = segments[index].firstHostSeq
+            var exhausted = false
+            while next < hostSeq {
+                let before = scanner.offset
+                var seen: UInt64 = 0
+                guard let frame = try scanner.next({ seq, _ in seen = seq }), case .valid = frame.validation else {
+                    scanner.seek(to: before)
+                    exhausted = true
+                    break
+                }
+                next = seen + 1
+            }
+            // A segment that ends before `hostSeq` while a later one exists: a gap; go on there.
+            if exhausted, index + 1 < segments.count {
+                index += 1
+                if segments[index].firstHostSeq > hostSeq {
+                    let later = try SegmentScanner(path: segments[index].path)
+                    self.scanner = later
+                    scannerNext = segments[index].firstHostSeq
+                    return later
+                }
+                continue
+            }
+            self.scanner = scanner
+            scannerNext = next
+            return scanner
+        }
+    }
+}

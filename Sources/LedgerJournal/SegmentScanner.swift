@@ -1,0 +1,139 @@
+// Sequential reading of one segment file's frames, shared by recovery (which
+// reads whole segments, damage included) and JournalReader (which stops at the
+// durable checkpoint).
+
+import LedgerPosix
+
+/// Reads frames from one segment file through a buffer, with pread (the file offset is
+/// untouched, so a reader never disturbs the writer).
+public final class SegmentScanner {
+    public let path: String
+    let descriptor: FileDescriptor
+    public let header: Result<SegmentHeader, SegmentHeader.HeaderProblem>
+    /// Where the first frame starts (the header's length), or 0 when the header is bad.
+    public let framesStart: Int64
+
+    private var buffer: [UInt8]
+    /// File offset of `buffer[0]`.
+    private var bufferOffset: Int64 = 0
+    private var bufferCount = 0
+    /// File offset of the next frame.
+    public private(set) var offset: Int64
+
+    /// The minimum buffer: one whole maximum-size frame.
+    static let minimumBuffer = JournalFrame.headerLength + Journal.maxRecordBytes
+
+    public init(path: String, bufferSize: Int = 2 << 20) throws {
+        self.path = path
+        let fd = try FileDescriptor.open(path, .readOnly)
+        var bytes = [UInt8](repeating: 0, count: max(bufferSize, Self.minimumBuffer))
+        let count: Int
+        do {
+            count = try bytes.withUnsafeMutableBytes { try fd.pread(into: $0, at: 0) }
+        } catch {
+            try? fd.close()
+            throw error
+        }
+        descriptor = fd
+        buffer = bytes
+        bufferCount = count
+        header = bytes.withUnsafeBytes { SegmentHeader.decode(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        if case let .success(h) = header { framesStart = Int64(h.encodedLength) } else { framesStart = 0 }
+        offset = framesStart
+    }
+
+    deinit { try? descriptor.close() }
+
+    /// The file's current size.
+    public func size() throws -> Int64 { try descriptor.size() }
+
+    /// A frame the scanner returned: its place and validation outcome.
+    public struct Frame {
+        public var offset: Int64
+        public var validation: FrameValidation
+    }
+
+    /// Validates the frame at the current offset against the bytes the file holds now, and
+    /// calls `body` with its record bytes when it is valid. Advances past valid frames only.
+    /// Returns nil at the exact end of the file.
+    public func next(_ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Frame? {
+        try fill(from: offset, atLeast: JournalFrame.headerLength)
+        let available = Int(bufferOffset + Int64(bufferCount) - offset)
+        if available == 0 { return nil }
+        var validation = view(JournalFrame.validate)
+        if case let .torn(needed, _) = validation, needed > available {
+            try fill(from: offset, atLeast: needed)
+            validation = view(JournalFrame.validate)
+        }
+        let frame = Frame(offset: offset, validation: validation)
+        if case let .valid(hostSeq, length) = validation {
+            try view { frameBytes in
+                try body(hostSeq, UnsafeRawBufferPointer(rebasing: frameBytes[JournalFrame.headerLength..<length]))
+            }
+            offset += Int64(length)
+        }
+        return frame
+    }
+
+    /// Moves to `offset` (a frame boundary the caller knows, or a resync candidate).
+    public func seek(to newOffset: Int64) { offset = newOffset }
+
+    /// Searches byte by byte after a damaged frame for the next frame that validates with a
+    /// host_seq in `plausible`, so that recovery can count what follows damage. Returns its
+    /// offset, or nil when none does before the end of the file.
+    public func resync(from start: Int64, plausible: ClosedRange<UInt64>) throws -> Int64? {
+        var candidate = start
+        let end = try size()
+        while candidate + Int64(JournalFrame.headerLength) <= end {
+            try fill(from: candidate, atLeast: JournalFrame.headerLength)
+            let hit: Bool = buffer.withUnsafeBytes { raw in
+                let at = Int(candidate - bufferOffset)
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[at..<bufferCount])
+                let length = Int(loadLE(UInt32.self, bytes, 0))
+                // Cheap tests first: a plausible length and host_seq before computing a CRC.
+                guard length > 0, length <= Journal.maxRecordBytes,
+                      candidate + Int64(JournalFrame.headerLength + length) <= end,
+                      plausible.contains(loadLE(UInt64.self, bytes, 8)) else { return false }
+                return true
+            }
+            if hit {
+                offset = candidate
+                if let frame = try next({ _, _ in }), case .valid = frame.validation {
+                    offset = candidate
+                    return candidate
+                }
+            }
+            candidate += 1
+        }
+        return nil
+    }
+
+    private func view<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try buffer.withUnsafeBytes { raw in
+            let at = Int(offset - bufferOffset)
+            return try body(UnsafeRawBufferPointer(rebasing: raw[at..<bufferCount]))
+        }
+    }
+
+    /// Makes sure the buffer holds the file from `position` on, at least `count` bytes of it
+    /// when the file has them.
+    private func fill(from position: Int64, atLeast count: Int) throws {
+        let bufferEnd = bufferOffset + Int64(bufferCount)
+        if position >= bufferOffset && position + Int64(count) <= bufferEnd { return }
+        // Keep what is already read from `position` on, then read the rest behind it.
+        var kept = 0
+        if position >= bufferOffset && position < bufferEnd {
+            kept = Int(bufferEnd - position)
+            let from = Int(position - bufferOffset)
+            buffer.withUnsafeMutableBytes { raw in
+                // SAFETY: both ranges lie inside the buffer; memmove semantics allow overlap.
+                raw.baseAddress!.advanced(by: 0).copyMemory(from: raw.baseAddress!.advanced(by: from), byteCount: kept)
+            }
+        }
+        let n = try buffer.withUnsafeMutableBytes { raw in
+            try descriptor.pread(into: UnsafeMutableRawBufferPointer(rebasing: raw[kept...]), at: position + Int64(kept))
+        }
+        bufferOffset = position
+        bufferCount = kept + n
+    }
+}
