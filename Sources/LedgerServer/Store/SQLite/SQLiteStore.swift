@@ -1,0 +1,212 @@
+import Foundation
+import LedgerCore
+
+/// The embedded default store: one SQLite database `ledger.db` in the data directory.
+/// One writer connection behind a group-commit thread, a pool of reader connections.
+public final class SQLiteStore: Store, @unchecked Sendable {
+    public let path: String
+    private let writer: SQLiteWriter
+    private let readers: ReaderPool
+    /// Seconds per commit and jobs per commit, for /metrics.
+    public var onCommit: ((Int, Double) -> Void)? {
+        get { writer.onCommit }
+        set { writer.onCommit = newValue }
+    }
+
+    /// Opens (creating when needed) `<directory>/ledger.db`.
+    public init(directory: String, readers: Int = 4) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        path = directory + "/ledger.db"
+        let db = try SQLiteConnection(path: path)
+        try db.execute(SQLiteSchema.pragmas)
+        try db.execute(SQLiteSchema.version1)
+        writer = SQLiteWriter(db: db)
+        self.readers = ReaderPool(path: path, size: max(1, readers))
+    }
+
+    deinit { writer.close() }
+
+    public func close() {
+        writer.close()
+        readers.close()
+    }
+
+    // MARK: Ingest
+
+    public func appendRelayBatch(_ batch: VerifiedRelayBatch) throws -> RelayBatchOutcome {
+        try writer.perform { tx in try RelayBatchApplier.apply(batch, in: tx) }
+    }
+
+    public func appendDirect(hostID: String, records: [IngestRecord]) throws {
+        let now = nowMicros()
+        try writer.perform { tx in try tx.appendSealed(hostID: hostID, records: records, nowMicros: now) }
+    }
+
+    public func loadHostChains(hostID: String) throws -> HostChains {
+        try readers.with { db in
+            let host = try db.statement("SELECT host_seq FROM hosts WHERE host_id = ?1")
+            host.bind(1, hostID)
+            let lastHostSeq = try host.step() ? UInt64(host.int(0)) : 0
+            var heads: [String: ChainHead] = [:]
+            let stmt = try db.statement("SELECT agent_id, sequence, hash FROM chains WHERE host_id = ?1")
+            stmt.bind(1, hostID)
+            while try stmt.step() {
+                guard let agent = stmt.string(0), let hash = SHA256Digest(bytes: stmt.blob(2)) else {
+                    throw StoreError.corrupt("chain row of host \(hostID)")
+                }
+                heads[agent] = ChainHead(sequence: UInt64(stmt.int(1)), hash: hash)
+            }
+            return HostChains(hostID: hostID, lastHostSeq: lastHostSeq, heads: heads)
+        }
+    }
+
+    // MARK: Hosts and enrollment
+
+    public func addHost(id: String, publicKey: String) throws {
+        let now = nowMicros()
+        try writer.perform { tx in
+            let exists = try tx.db.statement("SELECT 1 FROM hosts WHERE host_id = ?1")
+            exists.bind(1, id)
+            if try exists.step() { throw StoreError.conflict("host \(id) is already enrolled") }
+            let stmt = try tx.db.statement(
+                "INSERT INTO hosts(host_id, kind, public_key, created_at) VALUES(?1, 'relay', ?2, ?3)")
+            stmt.bind(1, id).bind(2, publicKey).bind(3, now)
+            try stmt.run()
+        }
+    }
+
+    public func revokeHost(id: String) throws -> Bool {
+        try writer.perform { tx in
+            let stmt = try tx.db.statement("UPDATE hosts SET revoked = 1 WHERE host_id = ?1 AND kind = 'relay'")
+            stmt.bind(1, id)
+            try stmt.run()
+            return tx.db.changes > 0
+        }
+    }
+
+    public func addEnrollmentToken(hash: String, expiresAtMicros: Int64) throws {
+        try writer.perform { tx in
+            let stmt = try tx.db.statement("INSERT INTO enrollment_tokens(token_hash, expires_at) VALUES(?1, ?2)")
+            stmt.bind(1, hash).bind(2, expiresAtMicros)
+            try stmt.run()
+        }
+    }
+
+    public func redeemEnrollmentToken(hash: String, hostID: String, publicKey: String, nowMicros now: Int64) throws -> Bool {
+        try writer.perform { tx in
+            let use = try tx.db.statement("""
+                UPDATE enrollment_tokens SET used_by = ?2
+                WHERE token_hash = ?1 AND used_by IS NULL AND expires_at > ?3
+                """)
+            use.bind(1, hash).bind(2, hostID).bind(3, now)
+            try use.run()
+            guard tx.db.changes == 1 else { return false }
+            let exists = try tx.db.statement("SELECT 1 FROM hosts WHERE host_id = ?1")
+            exists.bind(1, hostID)
+            // Throwing rolls the token use back with the job's savepoint.
+            if try exists.step() { throw StoreError.conflict("host \(hostID) is already enrolled") }
+            let stmt = try tx.db.statement(
+                "INSERT INTO hosts(host_id, kind, public_key, created_at) VALUES(?1, 'relay', ?2, ?3)")
+            stmt.bind(1, hostID).bind(2, publicKey).bind(3, now)
+            try stmt.run()
+            return true
+        }
+    }
+
+    // MARK: API keys
+
+    public func addAPIKey(_ key: APIKeyEntry, hash: String) throws {
+        try writer.perform { tx in
+            let stmt = try tx.db.statement(
+                "INSERT INTO api_keys(id, name, scopes, key_hash, created_at) VALUES(?1, ?2, ?3, ?4, ?5)")
+            stmt.bind(1, key.id).bind(2, key.name).bind(3, key.scopes.map(\.rawValue).joined(separator: ","))
+                .bind(4, hash).bind(5, key.createdAtMicros)
+            try stmt.run()
+        }
+    }
+
+    public func apiKey(hash: String) throws -> APIKeyEntry? {
+        try readers.with { db in
+            let stmt = try db.statement(
+                "SELECT id, name, scopes, created_at, revoked FROM api_keys WHERE key_hash = ?1 AND revoked = 0")
+            stmt.bind(1, hash)
+            return try stmt.step() ? Self.keyEntry(stmt) : nil
+        }
+    }
+
+    public func apiKeys() throws -> [APIKeyEntry] {
+        try readers.with { db in
+            let stmt = try db.statement("SELECT id, name, scopes, created_at, revoked FROM api_keys ORDER BY created_at")
+            var keys: [APIKeyEntry] = []
+            while try stmt.step() { keys.append(Self.keyEntry(stmt)) }
+            return keys
+        }
+    }
+
+    public func revokeAPIKey(id: String) throws -> Bool {
+        try writer.perform { tx in
+            let stmt = try tx.db.statement("UPDATE api_keys SET revoked = 1 WHERE id = ?1")
+            stmt.bind(1, id)
+            try stmt.run()
+            return tx.db.changes > 0
+        }
+    }
+
+    private static func keyEntry(_ stmt: SQLiteStatement) -> APIKeyEntry {
+        APIKeyEntry(id: stmt.string(0) ?? "", name: stmt.string(1) ?? "",
+                    scopes: (stmt.string(2) ?? "").split(separator: ",").compactMap { Scope(rawValue: String($0)) },
+                    createdAtMicros: stmt.int(3), revoked: stmt.int(4) != 0)
+    }
+
+    func withReader<T>(_ body: (SQLiteConnection) throws -> T) throws -> T { try readers.with(body) }
+}
+
+func nowMicros() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+}
+
+/// Read-only connections handed to one thread at a time.
+final class ReaderPool: @unchecked Sendable {
+    private let path: String
+    private let condition = NSCondition()
+    private var idle: [SQLiteConnection] = []
+    private var created = 0
+    private let size: Int
+
+    init(path: String, size: Int) {
+        self.path = path
+        self.size = size
+    }
+
+    func with<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        condition.lock()
+        while idle.isEmpty && created >= size { condition.wait() }
+        var connection = idle.popLast()
+        if connection == nil { created += 1 }
+        condition.unlock()
+        if connection == nil {
+            do {
+                connection = try SQLiteConnection(path: path, readOnly: true)
+            } catch {
+                condition.lock(); created -= 1; condition.signal(); condition.unlock()
+                throw error
+            }
+        }
+        defer {
+            condition.lock()
+            idle.append(connection!)
+            condition.signal()
+            condition.unlock()
+        }
+        return try body(connection!)
+    }
+
+    func close() {
+        condition.lock()
+        idle.removeAll()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,96 @@
+import LedgerCore
+
+/// StoreTransaction on the writer connection, inside the writer's open transaction.
+struct SQLiteTransaction: StoreTransaction {
+    let db: SQLiteConnection
+
+    func lastHostSeq(hostID: String) throws -> UInt64? {
+        let stmt = try db.statement("SELECT host_seq FROM hosts WHERE host_id = ?1")
+        stmt.bind(1, hostID)
+        return try stmt.step() ? UInt64(stmt.int(0)) : nil
+    }
+
+    func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest? {
+        let stmt = try db.statement("SELECT hash FROM records WHERE host_id = ?1 AND host_seq = ?2")
+        stmt.bind(1, hostID).bind(2, Int64(hostSeq))
+        guard try stmt.step() else { return nil }
+        return SHA256Digest(bytes: stmt.blob(0))
+    }
+
+    func chainHead(hostID: String, agentID: String) throws -> ChainHead? {
+        let stmt = try db.statement("SELECT sequence, hash FROM chains WHERE host_id = ?1 AND agent_id = ?2")
+        stmt.bind(1, hostID).bind(2, agentID)
+        guard try stmt.step(), let hash = SHA256Digest(bytes: stmt.blob(1)) else { return nil }
+        return ChainHead(sequence: UInt64(stmt.int(0)), hash: hash)
+    }
+
+    func insert(_ record: IngestRecord) throws {
+        let stmt = try db.statement("""
+            INSERT INTO records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type,
+                                action_status, ts, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            """)
+        let facts = record.facts
+        stmt.bind(1, facts.id).bind(2, facts.hostID).bind(3, facts.agentID)
+            .bind(4, Int64(facts.sequence)).bind(5, Int64(facts.hostSeq))
+        facts.hash.withUnsafeBytes { stmt.bind(6, $0) }
+        stmt.bind(7, facts.sessionID).bind(8, facts.actionType).bind(9, facts.actionStatus)
+            .bind(10, record.timestampMicros).bind(11, record.line)
+        try stmt.run()
+    }
+
+    func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
+                     lastActivityMicros: Int64) throws {
+        let stmt = try db.statement("""
+            INSERT INTO chains(host_id, agent_id, sequence, hash, first_sequence, records, last_activity)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            ON CONFLICT(host_id, agent_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash,
+                records = records + excluded.records, last_activity = excluded.last_activity
+            """)
+        stmt.bind(1, hostID).bind(2, agentID).bind(3, Int64(head.sequence))
+        head.hash.withUnsafeBytes { stmt.bind(4, $0) }
+        stmt.bind(5, Int64(firstSequence)).bind(6, Int64(addedRecords)).bind(7, lastActivityMicros)
+        try stmt.run()
+    }
+
+    func updateHost(hostID: String, lastHostSeq: UInt64, addedRecords: Int, lastActivityMicros: Int64) throws {
+        let stmt = try db.statement("""
+            INSERT INTO hosts(host_id, kind, host_seq, records, last_activity, created_at)
+            VALUES(?1, 'server', ?2, ?3, ?4, ?4)
+            ON CONFLICT(host_id) DO UPDATE SET host_seq = excluded.host_seq, records = records + excluded.records,
+                last_activity = excluded.last_activity
+            """)
+        stmt.bind(1, hostID).bind(2, Int64(lastHostSeq)).bind(3, Int64(addedRecords)).bind(4, lastActivityMicros)
+        try stmt.run()
+    }
+
+    func insertBatch(hostID: String, batchSeq: UInt64, lastHostSeq: UInt64, bodySHA256: SHA256Digest, records: Int,
+                     atMicros: Int64) throws {
+        // A batch re-sent with a longer tail has the same first host_seq: keep the latest.
+        let stmt = try db.statement("""
+            INSERT OR REPLACE INTO batches(host_id, batch_seq, last_host_seq, body_sha256, records, accepted_at)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6)
+            """)
+        stmt.bind(1, hostID).bind(2, Int64(batchSeq)).bind(3, Int64(lastHostSeq))
+        bodySHA256.withUnsafeBytes { stmt.bind(4, $0) }
+        stmt.bind(5, Int64(records)).bind(6, atMicros)
+        try stmt.run()
+    }
+
+    func insertIncident(_ incident: Incident) throws -> Int64 {
+        let stmt = try db.statement("""
+            INSERT INTO incidents(kind, host_id, agent_id, batch_seq, detail, created_at)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6)
+            """)
+        stmt.bind(1, incident.kind.rawValue).bind(2, incident.hostID).bind(3, incident.agentID)
+        if let batchSeq = incident.batchSeq { stmt.bind(4, Int64(batchSeq)) }
+        stmt.bind(5, incident.detail).bind(6, incident.createdAtMicros)
+        try stmt.run()
+        let id = sqlite3LastInsertRowID(db)
+        if let agentID = incident.agentID {
+            let mark = try db.statement("UPDATE chains SET status = ?3 WHERE host_id = ?1 AND agent_id = ?2")
+            mark.bind(1, incident.hostID).bind(2, agentID).bind(3, incident.kind.rawValue)
+            try mark.run()
+        }
+        return id
+    }
+}

@@ -1,0 +1,195 @@
+import LedgerCore
+
+// The one storage surface the handlers see. SQLiteStore implements it today; a
+// PostgreSQL store implements the same protocol later without any handler change.
+//
+// Decisions that concern chains (replay, fork, gap) are not made by a store: they
+// live in RelayBatchApplier and DirectIngestor, which talk to a store's
+// transaction primitives (`StoreTransaction`). A new backend only has to supply
+// those primitives, group commit and the queries.
+
+/// The storage behind the server. Every method is thread-safe.
+public protocol Store: AnyObject, Sendable {
+    // MARK: Ingest
+    /// Applies one verified relay batch all-or-nothing: stored, replay, or fork (nothing stored).
+    func appendRelayBatch(_ batch: VerifiedRelayBatch) throws -> RelayBatchOutcome
+    /// Stores records the server sealed on its own chains, in one transaction.
+    func appendDirect(hostID: String, records: [IngestRecord]) throws
+    /// The chain state of a host, as stored (the server's own chains at start).
+    func loadHostChains(hostID: String) throws -> HostChains
+
+    // MARK: Reads
+    /// One page of records matching `query`, in storage order, after `query.after`.
+    func records(_ query: RecordQuery) throws -> RecordPage
+    /// The canonical bytes of the record with `id`.
+    func record(id: String) throws -> [UInt8]?
+    /// Every chain (host, agent) with its head and status.
+    func chains(hostID: String?, agentID: String?) throws -> [ChainSummary]
+    func hosts() throws -> [HostEntry]
+    func host(id: String) throws -> HostEntry?
+    func incidents(hostID: String?, agentID: String?) throws -> [Incident]
+    func stats() throws -> StoreStats
+
+    // MARK: Hosts and enrollment
+    /// Enrolls a relay host with its Ed25519 public key (base64). Throws `.conflict` if it exists.
+    func addHost(id: String, publicKey: String) throws
+    /// Marks a host revoked; returns false when unknown.
+    func revokeHost(id: String) throws -> Bool
+    func addEnrollmentToken(hash: String, expiresAtMicros: Int64) throws
+    /// Uses a token once to enroll a host; false when the token is unknown, used or expired.
+    func redeemEnrollmentToken(hash: String, hostID: String, publicKey: String, nowMicros: Int64) throws -> Bool
+
+    // MARK: API keys
+    func addAPIKey(_ key: APIKeyEntry, hash: String) throws
+    /// The live (not revoked) key whose SHA-256 is `hash`.
+    func apiKey(hash: String) throws -> APIKeyEntry?
+    func apiKeys() throws -> [APIKeyEntry]
+    func revokeAPIKey(id: String) throws -> Bool
+
+    /// Finishes pending writes and closes every connection.
+    func close()
+}
+
+/// A store failure that is not a backend error.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// The thing to create already exists (a host id enrolled twice). Pick another id or revoke first.
+    case conflict(String)
+    /// The store is closed (the server is shutting down); the client should retry later.
+    case closed
+    /// A stored record does not read back (damaged database): run `GET /v1/verify` and restore.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case let .conflict(what): "conflict: \(what)"
+        case .closed: "the store is closed"
+        case let .corrupt(what): "corrupt store: \(what)"
+        }
+    }
+}
+
+/// One record ready to store: its canonical line and the facts indexed.
+public struct IngestRecord: Sendable {
+    public var line: [UInt8]
+    public var facts: StoredRecord
+    /// `timestamp` in microseconds since the epoch (UTC), for range queries.
+    public var timestampMicros: Int64
+
+    public init(line: [UInt8], facts: StoredRecord) {
+        self.line = line
+        self.facts = facts
+        self.timestampMicros = RFC3339.microseconds(facts.timestamp) ?? 0
+    }
+}
+
+/// A relay batch whose signature, size and records have been checked on their own.
+public struct VerifiedRelayBatch: Sendable {
+    public var hostID: String
+    /// host_seq of the batch's first record.
+    public var batchSeq: UInt64
+    public var bodySHA256: SHA256Digest
+    /// Records in host_seq order, contiguous from `batchSeq`.
+    public var records: [IngestRecord]
+    public var receivedAtMicros: Int64
+}
+
+public enum RelayBatchOutcome: Sendable, Equatable {
+    /// New records were stored (`incidents` lists any gap accepted with them).
+    case stored(records: Int, replayed: Int, incidents: [Incident])
+    /// Every record was already stored with the same hash: nothing written.
+    case replay(records: Int)
+    /// The batch contradicts what is stored; nothing of it was stored, the incident was.
+    case fork(Incident)
+}
+
+/// What kind of integrity event was recorded.
+public enum IncidentKind: String, Sendable, Equatable {
+    /// Same host_seq or chain sequence, different hash: the host rewrote history.
+    case fork
+    /// A batch started past the stored host_seq: records lost on the host.
+    case hostGap = "host_gap"
+    /// A chain continued past its stored head + 1: records of that chain missing.
+    case sequenceGap = "sequence_gap"
+}
+
+public struct Incident: Sendable, Equatable {
+    public var id: Int64
+    public var kind: IncidentKind
+    public var hostID: String
+    public var agentID: String?
+    public var batchSeq: UInt64?
+    public var detail: String
+    public var createdAtMicros: Int64
+
+    public init(id: Int64 = 0, kind: IncidentKind, hostID: String, agentID: String? = nil, batchSeq: UInt64? = nil,
+                detail: String, createdAtMicros: Int64) {
+        self.id = id
+        self.kind = kind
+        self.hostID = hostID
+        self.agentID = agentID
+        self.batchSeq = batchSeq
+        self.detail = detail
+        self.createdAtMicros = createdAtMicros
+    }
+}
+
+/// Filters of `GET /v1/events` and `GET /v1/export`.
+public struct RecordQuery: Sendable, Equatable {
+    public var hostID: String?
+    public var agentID: String?
+    public var sessionID: String?
+    public var actionType: String?
+    public var actionStatus: String?
+    public var sinceMicros: Int64?
+    public var untilMicros: Int64?
+    public var labels: [(String, String)] = []
+    public var limit: Int = 100
+    /// Storage position to continue after (from a cursor); 0 from the start.
+    public var after: Int64 = 0
+
+    public init() {}
+
+    public static func == (a: RecordQuery, b: RecordQuery) -> Bool {
+        a.hostID == b.hostID && a.agentID == b.agentID && a.sessionID == b.sessionID && a.actionType == b.actionType
+            && a.actionStatus == b.actionStatus && a.sinceMicros == b.sinceMicros && a.untilMicros == b.untilMicros
+            && a.labels.elementsEqual(b.labels, by: { $0 == $1 }) && a.limit == b.limit && a.after == b.after
+    }
+}
+
+public struct RecordPage: Sendable {
+    /// Canonical record lines.
+    public var lines: [[UInt8]]
+    /// Position of the last record returned, when more may follow.
+    public var next: Int64?
+}
+
+public struct ChainSummary: Sendable, Equatable {
+    public var hostID: String
+    public var agentID: String
+    public var records: Int64
+    public var firstSequence: UInt64
+    public var head: ChainHead
+    public var lastActivityMicros: Int64
+    /// `ok`, or the kind of the last incident on this chain.
+    public var status: String
+}
+
+public struct HostEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable { case relay, server }
+    public var id: String
+    public var kind: Kind
+    public var publicKey: String?
+    public var revoked: Bool
+    public var lastHostSeq: UInt64
+    public var records: Int64
+    public var lastActivityMicros: Int64?
+    public var createdAtMicros: Int64
+}
+
+public struct StoreStats: Sendable, Equatable {
+    public var records: Int64
+    public var hosts: Int64
+    public var chains: Int64
+    public var batches: Int64
+    public var incidents: Int64
+}

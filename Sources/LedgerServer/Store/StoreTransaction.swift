@@ -1,0 +1,51 @@
+import LedgerCore
+
+// The primitives a backend supplies inside one write transaction. The chain
+// decisions built on them (RelayBatchApplier) are shared by every backend.
+
+/// Reads and writes inside one open transaction. Not thread-safe; lives for one job.
+public protocol StoreTransaction {
+    /// `host_seq` of the host's last stored record (0 when none) or nil for an unknown host.
+    func lastHostSeq(hostID: String) throws -> UInt64?
+    /// The hash of the record stored at `hostSeq` of `hostID`.
+    func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest?
+    func chainHead(hostID: String, agentID: String) throws -> ChainHead?
+    func insert(_ record: IngestRecord) throws
+    /// Moves a chain's head (creating the chain when new) and adds `addedRecords` to its count.
+    func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
+                     lastActivityMicros: Int64) throws
+    /// Moves a host's stream position (creating a `server` host when new).
+    func updateHost(hostID: String, lastHostSeq: UInt64, addedRecords: Int, lastActivityMicros: Int64) throws
+    func insertBatch(hostID: String, batchSeq: UInt64, lastHostSeq: UInt64, bodySHA256: SHA256Digest, records: Int,
+                     atMicros: Int64) throws
+    /// Stores an incident and marks its chain (when it names one); returns its id.
+    func insertIncident(_ incident: Incident) throws -> Int64
+}
+
+extension StoreTransaction {
+    /// Stores records that continue their chains by construction (the server's own, sealed
+    /// under DirectIngestor's lock), moving heads and the host position with them.
+    func appendSealed(hostID: String, records: [IngestRecord], nowMicros: Int64) throws {
+        guard let last = records.last else { return }
+        struct Pending { var head: ChainHead; var first: UInt64; var added: Int }
+        var chains: [String: Pending] = [:]
+        for record in records {
+            try insert(record)
+            let facts = record.facts
+            let head = ChainHead(sequence: facts.sequence, hash: facts.hash)
+            if var pending = chains[facts.agentID] {
+                pending.head = head
+                pending.added += 1
+                chains[facts.agentID] = pending
+            } else {
+                chains[facts.agentID] = Pending(head: head, first: facts.sequence == 1 ? 1 : 0, added: 1)
+            }
+        }
+        for (agentID, pending) in chains {
+            try updateChain(hostID: hostID, agentID: agentID, head: pending.head, firstSequence: pending.first,
+                            addedRecords: pending.added, lastActivityMicros: nowMicros)
+        }
+        try updateHost(hostID: hostID, lastHostSeq: last.facts.hostSeq, addedRecords: records.count,
+                       lastActivityMicros: nowMicros)
+    }
+}
