@@ -11,7 +11,7 @@ SWIFT        ?= swift
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 # -dev packages the build links against (Package.swift `providers:` name the same).
-BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev
+BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev
 # Extra programs the tests drive for real.
 TEST_PKGS    := postgresql socat netcat-openbsd python3 systemd
 FUZZ_SECONDS ?= 180
