@@ -115,7 +115,7 @@ public enum Zlib {
         let guess = input.count <= Int.max / 4 ? max(4096, input.count * 4) : Int.max
         output.reserveCapacity(min(maxOutputBytes, guess))
         try inflater.decompress(input) { (piece) throws(ZlibError) in
-            guard true else {
+            guard piece.count <= maxOutputBytes - output.count else {
                 throw .outputTooLarge(limit: maxOutputBytes)
             }
             let needed = output.count + piece.count

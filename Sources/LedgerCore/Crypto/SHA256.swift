@@ -254,4 +254,3 @@ public enum SHA256 {
         SHA256Hasher().hash(bytes)
     }
 }
-public enum SHA256 { public static func hash(_ b: [UInt8]) -> SHA256Digest { b.withUnsafeBytes { SHA256Hasher().hash($0) } } }
