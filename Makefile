@@ -16,7 +16,7 @@ BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev
 TEST_PKGS    := postgresql socat netcat-openbsd python3 systemd
 FUZZ_SECONDS ?= 180
 
-.PHONY: all deps test-deps build release test run bench bench-core fuzz clean
+.PHONY: all deps test-deps build release test run bench bench-core bench-server fuzz clean
 
 all: build
 
@@ -45,6 +45,10 @@ bench: bench-core
 # Parse, validate and canonicalize 1,000,000 generated 400-byte events through `ledgerctl canon`.
 bench-core: release
 	@./contrib/dev/bench-core
+
+# N simulated hosts send signed, compressed relay batches to a release ledger-server (SQLite).
+bench-server: release
+	@./contrib/dev/bench-server
 
 fuzz: deps
 	@./contrib/dev/fuzz-json $(FUZZ_SECONDS)

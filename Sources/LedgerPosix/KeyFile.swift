@@ -11,7 +11,7 @@
 // refused on read if the group or others can access them, the way ssh treats
 // identity files. Pinned by Tests/LedgerPosixTests/KeyFileTests.swift.
 
-import Glibc
+internal import Glibc
 import LedgerCore
 
 /// Errors from reading and writing key files.

@@ -1,19 +1,21 @@
-// ledger-bench: benchmark commands. Each subcommand lives in its own file.
-#if canImport(Glibc)
-import Glibc
-#endif
+// ledger-bench SUBCOMMAND [options]: benchmarks that need more than `ledgerctl`.
+// Add a subcommand: a file with an enum and `run(_:)`, and a line in `commands`.
+import Foundation
 
-let usage = """
-    usage: ledger-bench COMMAND [options]
-      corpus --count N [--size BYTES | --varied] [--seed S]   write N events as NDJSON to stdout
-      core [--count N]                                       in-process: parse, validate, chain, hash (one core)
-    """
+let commands: [String: ([String]) throws -> Void] = [
+    "corpus": CorpusCommand.run,
+    "core": CoreBench.run,
+    "server": ServerBench.run,
+]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-switch arguments.first {
-case "corpus": CorpusCommand.run(Array(arguments.dropFirst()))
-case "core": CoreBench.run(Array(arguments.dropFirst()))
-default:
-    fputs(usage + "\n", stderr)
+guard let name = arguments.first, let command = commands[name] else {
+    FileHandle.standardError.write(Data("usage: ledger-bench \(commands.keys.sorted().joined(separator: "|")) [options]\n".utf8))
     exit(2)
+}
+do {
+    try command(Array(arguments.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("ledger-bench \(name): \(error)\n".utf8))
+    exit(1)
 }

@@ -1,1 +1,5 @@
-print("not implemented yet")
+// ledger-server: flags → LedgerServer. See `ledger-server --help` and docs/SERVER.md.
+import Foundation
+import LedgerServer
+
+exit(ServerCommandLine.run(Array(CommandLine.arguments.dropFirst())))

@@ -37,7 +37,7 @@ private func modeOf(_ path: String) -> UInt32 {
     return UInt32(info.st_mode & 0o7777)
 }
 
-private func readText(_ path: String) -> String {
+private func readKeyText(_ path: String) -> String {
     let fd = open(path, O_RDONLY)
     precondition(fd >= 0)
     defer { close(fd) }
@@ -65,7 +65,7 @@ private func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
         let path = dir.file("signing.key")
         try KeyFile.writePrivateKey(key, to: path)
         #expect(modeOf(path) == 0o600)
-        #expect(readText(path) == "ledger-ed25519-private-key v1\n\(Self.validLine)\n")
+        #expect(readKeyText(path) == "ledger-ed25519-private-key v1\n\(Self.validLine)\n")
         let read = try KeyFile.readPrivateKey(at: path)
         #expect(read.rawRepresentation == seed)
         #expect(read.publicKey == key.publicKey)
@@ -77,7 +77,7 @@ private func writeFile(_ path: String, _ text: String, mode: mode_t = 0o600) {
         let path = dir.file("signing.pub")
         try KeyFile.writePublicKey(key, to: path)
         #expect(modeOf(path) == 0o644)
-        #expect(readText(path) == "ledger-ed25519-public-key v1\n\(key.base64)\n")
+        #expect(readKeyText(path) == "ledger-ed25519-public-key v1\n\(key.base64)\n")
         #expect(try KeyFile.readPublicKey(at: path) == key)
     }
 

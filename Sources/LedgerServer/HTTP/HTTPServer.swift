@@ -78,20 +78,20 @@ public final class HTTPServer: @unchecked Sendable {
             // SAFETY: MHD copies the address during MHD_start_daemon_va.
             let sockaddrPointer = OpaquePointer(addressPointer)
             let arguments: [CVarArg] = [
-                MHD_OPTION_THREAD_POOL_SIZE.rawValue, UInt32(options.threads),
-                MHD_OPTION_CONNECTION_LIMIT.rawValue, UInt32(options.maxConnections),
-                MHD_OPTION_CONNECTION_TIMEOUT.rawValue, UInt32(options.connectionTimeoutSeconds),
-                MHD_OPTION_CONNECTION_MEMORY_LIMIT.rawValue, Int(options.connectionMemoryBytes),
-                MHD_OPTION_SOCK_ADDR.rawValue, sockaddrPointer,
-                MHD_OPTION_NOTIFY_COMPLETED.rawValue, completed, me,
-                MHD_OPTION_END.rawValue,
+                MHD_OPTION.THREAD_POOL_SIZE.rawValue, UInt32(options.threads),
+                MHD_OPTION.CONNECTION_LIMIT.rawValue, UInt32(options.maxConnections),
+                MHD_OPTION.CONNECTION_TIMEOUT.rawValue, UInt32(options.connectionTimeoutSeconds),
+                MHD_OPTION.CONNECTION_MEMORY_LIMIT.rawValue, Int(options.connectionMemoryBytes),
+                MHD_OPTION.SOCK_ADDR.rawValue, sockaddrPointer,
+                MHD_OPTION.NOTIFY_COMPLETED.rawValue, completed, OpaquePointer(me),
+                MHD_OPTION.END.rawValue,
             ]
             return withVaList(arguments) { list in
                 MHD_start_daemon_va(flags, options.port, nil, nil, HTTPServer.access, me, list)
             }
         }
         guard let daemon else { throw HTTPServerError.startFailed("\(options.host):\(options.port)") }
-        boundPort = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT)?.pointee.port ?? options.port
+        boundPort = options.port
     }
 
     /// Stops accepting, lets requests in flight finish (up to `timeout` seconds), then stops.
@@ -119,14 +119,14 @@ public final class HTTPServer: @unchecked Sendable {
     static let access: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, requestCls in
         // SAFETY: cls is the server, kept alive until MHD_stop_daemon returns; requestCls is MHD's slot for us.
         let server = Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue()
-        guard let connection, let requestCls, let uploadSize else { return MHD_NO }
+        guard let connection, let requestCls, let uploadSize else { return MHD_Result.NO }
         guard let slot = requestCls.pointee else {
             let exchange = Exchange()
             exchange.method = String(cString: method!)
             exchange.url = String(cString: url!)
-            _ = MHD_get_connection_values(connection, MHD_HEADER_KIND, HTTPServer.collectHeader,
+            _ = MHD_get_connection_values(connection, MHD_ValueKind.HEADER_KIND, HTTPServer.collectHeader,
                                           Unmanaged.passUnretained(exchange).toOpaque())
-            _ = MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, HTTPServer.collectArgument,
+            _ = MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, HTTPServer.collectArgument,
                                           Unmanaged.passUnretained(exchange).toOpaque())
             requestCls.pointee = Unmanaged.passRetained(exchange).toOpaque()
             server.began()
@@ -135,12 +135,12 @@ public final class HTTPServer: @unchecked Sendable {
                 exchange.answered = true
                 return server.queue(APIError.payloadTooLarge.response, on: connection)
             }
-            return MHD_YES
+            return MHD_Result.YES
         }
         let exchange = Unmanaged<Exchange>.fromOpaque(slot).takeUnretainedValue()
         if exchange.answered { 
             uploadSize.pointee = 0
-            return MHD_YES
+            return MHD_Result.YES
         }
         if uploadSize.pointee > 0 {
             let count = uploadSize.pointee
@@ -152,7 +152,7 @@ public final class HTTPServer: @unchecked Sendable {
                 exchange.body.append(contentsOf: UnsafeRawBufferPointer(start: uploadData, count: count))
             }
             uploadSize.pointee = 0
-            return MHD_YES
+            return MHD_Result.YES
         }
         exchange.answered = true
         if exchange.tooLarge { return server.queue(APIError.payloadTooLarge.response, on: connection) }
@@ -178,13 +178,13 @@ public final class HTTPServer: @unchecked Sendable {
             if let existing = exchange.headers[name] { exchange.headers[name] = existing + ", " + text }
             else { exchange.headers[name] = text }
         }
-        return MHD_YES
+        return MHD_Result.YES
     }
 
     static let collectArgument: MHD_KeyValueIterator = { cls, _, key, value in
         let exchange = Unmanaged<Exchange>.fromOpaque(cls!).takeUnretainedValue()
         if let key { exchange.query.append((String(cString: key), value.map { String(cString: $0) } ?? "")) }
-        return MHD_YES
+        return MHD_Result.YES
     }
 
     static func split(_ url: String) -> (String, String?) {
@@ -199,7 +199,7 @@ public final class HTTPServer: @unchecked Sendable {
             mhdResponse = bytes.withUnsafeBytes { buffer in
                 // SAFETY: MUST_COPY makes MHD copy the bytes before returning.
                 MHD_create_response_from_buffer(buffer.count, UnsafeMutableRawPointer(mutating: buffer.baseAddress),
-                                                MHD_RESPMEM_MUST_COPY)
+                                                .RESPMEM_MUST_COPY)
             }
         case let .stream(stream):
             let state = StreamState(stream)
@@ -207,7 +207,7 @@ public final class HTTPServer: @unchecked Sendable {
                 UInt64.max, 64 * 1024, HTTPServer.readStream, Unmanaged.passRetained(state).toOpaque(),
                 HTTPServer.freeStream)
         }
-        guard let mhdResponse else { return MHD_NO }
+        guard let mhdResponse else { return MHD_Result.NO }
         for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
         let result = MHD_queue_response(connection, UInt32(response.status), mhdResponse)
         MHD_destroy_response(mhdResponse)

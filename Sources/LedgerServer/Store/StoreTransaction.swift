@@ -27,8 +27,8 @@ extension StoreTransaction {
     /// under DirectIngestor's lock), moving heads and the host position with them.
     func appendSealed(hostID: String, records: [IngestRecord], nowMicros: Int64) throws {
         guard let last = records.last else { return }
-        struct Pending { var head: ChainHead; var first: UInt64; var added: Int }
-        var chains: [String: Pending] = [:]
+
+        var chains: [String: SealedPending] = [:]
         for record in records {
             try insert(record)
             let facts = record.facts
@@ -38,7 +38,7 @@ extension StoreTransaction {
                 pending.added += 1
                 chains[facts.agentID] = pending
             } else {
-                chains[facts.agentID] = Pending(head: head, first: facts.sequence == 1 ? 1 : 0, added: 1)
+                chains[facts.agentID] = SealedPending(head: head, first: facts.sequence == 1 ? 1 : 0, added: 1)
             }
         }
         for (agentID, pending) in chains {
@@ -49,3 +49,4 @@ extension StoreTransaction {
                        lastActivityMicros: nowMicros)
     }
 }
+struct SealedPending { var head: ChainHead; var first: UInt64; var added: Int }

@@ -68,6 +68,12 @@ final class SQLiteConnection {
         return statement
     }
 
+    /// Resets every cached statement: a statement left mid-result keeps its read snapshot
+    /// (and blocks WAL checkpoints), so connections are reset whenever they are handed back.
+    func resetAll() {
+        for statement in statements.values { sqlite3_reset(statement.stmt) }
+    }
+
     func lastError(_ rc: Int32) -> SQLiteError {
         SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
     }

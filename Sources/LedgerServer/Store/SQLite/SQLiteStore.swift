@@ -196,6 +196,7 @@ final class ReaderPool: @unchecked Sendable {
             }
         }
         defer {
+            connection!.resetAll()
             condition.lock()
             idle.append(connection!)
             condition.signal()

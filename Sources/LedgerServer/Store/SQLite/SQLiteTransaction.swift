@@ -32,7 +32,7 @@ struct SQLiteTransaction: StoreTransaction {
         let facts = record.facts
         stmt.bind(1, facts.id).bind(2, facts.hostID).bind(3, facts.agentID)
             .bind(4, Int64(facts.sequence)).bind(5, Int64(facts.hostSeq))
-        facts.hash.withUnsafeBytes { stmt.bind(6, $0) }
+        _ = facts.hash.withUnsafeBytes { stmt.bind(6, $0) }
         stmt.bind(7, facts.sessionID).bind(8, facts.actionType).bind(9, facts.actionStatus)
             .bind(10, record.timestampMicros).bind(11, record.line)
         try stmt.run()
@@ -47,7 +47,7 @@ struct SQLiteTransaction: StoreTransaction {
                 records = records + excluded.records, last_activity = excluded.last_activity
             """)
         stmt.bind(1, hostID).bind(2, agentID).bind(3, Int64(head.sequence))
-        head.hash.withUnsafeBytes { stmt.bind(4, $0) }
+        _ = head.hash.withUnsafeBytes { stmt.bind(4, $0) }
         stmt.bind(5, Int64(firstSequence)).bind(6, Int64(addedRecords)).bind(7, lastActivityMicros)
         try stmt.run()
     }
@@ -71,7 +71,7 @@ struct SQLiteTransaction: StoreTransaction {
             VALUES(?1, ?2, ?3, ?4, ?5, ?6)
             """)
         stmt.bind(1, hostID).bind(2, Int64(batchSeq)).bind(3, Int64(lastHostSeq))
-        bodySHA256.withUnsafeBytes { stmt.bind(4, $0) }
+        _ = bodySHA256.withUnsafeBytes { stmt.bind(4, $0) }
         stmt.bind(5, Int64(records)).bind(6, atMicros)
         try stmt.run()
     }

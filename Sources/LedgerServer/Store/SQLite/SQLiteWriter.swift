@@ -98,6 +98,7 @@ final class SQLiteWriter: @unchecked Sendable {
                 try? db.execute("RELEASE job")
             }
         }
+        db.resetAll()
         do {
             try db.execute("COMMIT")
         } catch {

@@ -1,0 +1,103 @@
+import Foundation
+import LedgerCore
+import LedgerPosix
+
+/// Everything `ledger-server serve` runs, wired together: store, own chains, routes, HTTP.
+public final class LedgerServer: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var http = HTTPServerOptions()
+        public var dataDirectory = "/var/lib/ledger-server"
+        public var hostID = LedgerServer.defaultHostID()
+        public var noAuth = false
+        public var maxBatchBytes = 64 * 1024 * 1024
+        public init() {}
+    }
+
+    public let settings: Settings
+    public let store: Store
+    public let router: Router
+    public let metrics = ServerMetrics()
+    let log: Logger
+    private var http: HTTPServer?
+
+    /// Opens the store and builds the routes (no socket yet: `router.handle` works in-process).
+    public init(settings: Settings, log: Logger = Logger(component: "ledger-server")) throws {
+        if settings.noAuth, !LedgerServer.isLoopback(settings.http.host) {
+            throw ServerError.noAuthOnPublicAddress(settings.http.host)
+        }
+        self.settings = settings
+        self.log = log
+        let sqlite = try SQLiteStore(directory: settings.dataDirectory, readers: settings.http.threads + 1)
+        store = sqlite
+        let metrics = self.metrics
+        sqlite.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }
+        router = Router(store: store, noAuth: settings.noAuth, metrics: metrics, log: log)
+        let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
+        Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
+                       maxBatchBytes: settings.maxBatchBytes)
+    }
+
+    /// Starts listening; returns the bound port.
+    @discardableResult
+    public func start() throws -> UInt16 {
+        let server = HTTPServer(options: settings.http) { [router] in router.handle($0) }
+        try server.start()
+        http = server
+        log.info("listening", ["address": "\(settings.http.host):\(server.boundPort)", "host_id": settings.hostID,
+                               "data_dir": settings.dataDirectory, "auth": settings.noAuth ? "off" : "api-keys"])
+        return server.boundPort
+    }
+
+    /// Graceful stop: no new connections, requests in flight finish, then the store closes.
+    public func stop() {
+        http?.stop()
+        http = nil
+        store.close()
+        log.info("stopped")
+    }
+
+    public static func defaultHostID() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        return String(cString: name) + ":server"
+    }
+
+    static func isLoopback(_ host: String) -> Bool { host == "127.0.0.1" || host.hasPrefix("127.") || host == "::1" }
+}
+
+/// Why the server refuses to start.
+public enum ServerError: Error, CustomStringConvertible {
+    /// --no-auth was asked for on an address other machines can reach. Listen on 127.0.0.1 or drop --no-auth.
+    case noAuthOnPublicAddress(String)
+    /// A command-line value is wrong; the message says which.
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case let .noAuthOnPublicAddress(host): "--no-auth is refused on the non-loopback address \(host)"
+        case let .usage(message): message
+        }
+    }
+}
+
+enum Routes {
+    static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics,
+                        maxBatchBytes: Int) {
+        router.add("GET", "/healthz", .open, HealthResponder(store: store))
+        router.add("GET", "/metrics", .scope(.admin), MetricsResponder(metrics: metrics))
+        router.add("POST", "/v1/relay/batches", .routeAuthenticated,
+                   RelayBatchResponder(store: store, metrics: metrics, maxBatchBytes: maxBatchBytes))
+        router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store))
+        router.add("POST", "/v1/events", .scope(.writeEvents), DirectEventResponder(ingestor: ingestor, metrics: metrics))
+        router.add("POST", "/v1/batch", .scope(.writeEvents), DirectBatchResponder(ingestor: ingestor, metrics: metrics))
+        router.add("POST", "/api/v1/events", .scope(.writeEvents),
+                   TrenchcoatEventsResponder(ingestor: ingestor, metrics: metrics))
+        router.add("GET", "/v1/events", .scope(.readEvents), ListEventsResponder(store: store))
+        router.add("GET", "/v1/events/{id}", .scope(.readEvents), GetEventResponder(store: store))
+        router.add("GET", "/v1/hosts", .scope(.readEvents), HostsResponder(store: store))
+        router.add("GET", "/v1/agents", .scope(.readEvents), AgentsResponder(store: store))
+        router.add("GET", "/v1/stats", .scope(.readEvents), StatsResponder(store: store))
+        router.add("GET", "/v1/verify", .scope(.readEvents), VerifyResponder(store: store))
+        router.add("GET", "/v1/export", .scope(.readEvents), ExportResponder(store: store))
+    }
+}

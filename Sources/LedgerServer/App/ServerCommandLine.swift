@@ -1,0 +1,95 @@
+import Foundation
+import LedgerCore
+import LedgerPosix
+
+/// `ledger-server [serve] | hosts add|list|revoke|token | keys create|list|revoke`.
+/// The admin subcommands open the same --data-dir database directly; a running server sees
+/// their effect on its next request (keys and hosts are looked up per request).
+public enum ServerCommandLine {
+    static let spec = ConfigurationSpec(
+        program: "ledger-server",
+        synopsis: "[serve | hosts add HOST_ID PUBLIC_KEY | hosts list | hosts revoke HOST_ID | hosts token | "
+            + "keys create --name N --scopes S | keys list | keys revoke KEY_ID] [options]",
+        summary: "Ledger's central server: relay ingest, direct ingest, search, verify and export over HTTP.",
+        options: [
+            ConfigOption("listen", env: "LEDGER_LISTEN", default: "127.0.0.1:7600", valueName: "ADDR:PORT",
+                         help: "IPv4 address and port to listen on"),
+            ConfigOption("data-dir", env: "LEDGER_DATA_DIR", default: "/var/lib/ledger-server", valueName: "DIR",
+                         help: "directory of the SQLite database (ledger.db)"),
+            ConfigOption("host-id", env: "LEDGER_HOST_ID", valueName: "ID",
+                         help: "host_id of this server's own chains (direct ingest); default: hostname + \":server\""),
+            ConfigOption("no-auth", env: "LEDGER_NO_AUTH", kind: .flag,
+                         help: "accept requests without API keys (refused unless --listen is loopback)"),
+            ConfigOption("threads", env: "LEDGER_HTTP_THREADS", kind: .int, default: "4", help: "HTTP worker threads"),
+            ConfigOption("max-connections", env: "LEDGER_MAX_CONNECTIONS", kind: .int, default: "1024",
+                         help: "concurrent connections accepted"),
+            ConfigOption("connection-timeout", env: "LEDGER_CONNECTION_TIMEOUT", kind: .duration, default: "30s",
+                         help: "idle time after which a connection is closed (slow clients)"),
+            ConfigOption("max-header-bytes", env: "LEDGER_MAX_HEADER_BYTES", kind: .byteSize, default: "128KiB",
+                         help: "per-connection memory for request headers"),
+            ConfigOption("max-body", env: "LEDGER_MAX_BODY", kind: .byteSize, default: "16MiB",
+                         help: "largest request body accepted (413 beyond, unread)"),
+            ConfigOption("max-batch-bytes", env: "LEDGER_MAX_BATCH_BYTES", kind: .byteSize, default: "64MiB",
+                         help: "largest decompressed relay batch (413 beyond)"),
+            ConfigOption("config", env: "LEDGER_SERVER_CONFIG", default: "/etc/ledger/server.conf", valueName: "FILE",
+                         help: "KEY=value file of LEDGER_* settings"),
+            ConfigOption("name", help: "keys create: the key's name (agent_id for Trenchcoat ingest)"),
+            ConfigOption("scopes", default: "read:events", help: "keys create: comma-separated write:events,read:events,admin"),
+            ConfigOption("token-ttl", kind: .duration, default: "24h", help: "hosts token: validity of the token"),
+        ],
+        configFileOption: "config")
+
+    /// Runs the command line; returns the exit status.
+    public static func run(_ arguments: [String]) -> Int32 {
+        SignalWaiter.ignoreBrokenPipe()
+        do {
+            let config = try spec.parse(arguments)
+            if config.helpRequested {
+                print(spec.helpText(), terminator: "")
+                return 0
+            }
+            let words = config.positionals
+            switch (words.first, words.dropFirst().first) {
+            case (nil, _), ("serve", _): return try serve(config)
+            case ("hosts", _), ("keys", _): return try admin(words, config)
+            default: throw ServerError.usage("unknown command \(words.joined(separator: " ")); see --help")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("ledger-server: \(error)\n".utf8))
+            return error is ServerError || error is ConfigurationError ? 2 : 1
+        }
+    }
+
+    static func settings(_ config: Configuration) throws -> LedgerServer.Settings {
+        var settings = LedgerServer.Settings()
+        let listen = config.string("listen") ?? "127.0.0.1:7600"
+        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
+            throw ServerError.usage("--listen must be ADDRESS:PORT, e.g. 127.0.0.1:7600")
+        }
+        settings.http.host = String(listen[..<colon])
+        settings.http.port = port
+        settings.http.threads = max(1, config.int("threads") ?? 4)
+        settings.http.maxConnections = max(1, config.int("max-connections") ?? 1024)
+        settings.http.connectionTimeoutSeconds = max(1, Int(config.duration("connection-timeout")?.components.seconds ?? 30))
+        settings.http.connectionMemoryBytes = config.bytes("max-header-bytes") ?? 128 * 1024
+        settings.http.maxBodyBytes = config.bytes("max-body") ?? 16 << 20
+        settings.maxBatchBytes = config.bytes("max-batch-bytes") ?? 64 << 20
+        settings.dataDirectory = config.string("data-dir") ?? settings.dataDirectory
+        if let hostID = config.string("host-id") { settings.hostID = hostID }
+        settings.noAuth = config.flag("no-auth")
+        return settings
+    }
+
+    static func serve(_ config: Configuration) throws -> Int32 {
+        let stopRequested = DispatchSemaphore(value: 0)
+        // First, before any thread starts, so every thread inherits the blocked mask.
+        let signals = try SignalWaiter([.terminate, .interrupt]) { _ in stopRequested.signal() }
+        let server = try LedgerServer(settings: settings(config))
+        try server.start()
+        stopRequested.wait()
+        server.log.info("stopping: finishing requests in flight")
+        server.stop()
+        signals.stop()
+        return 0
+    }
+}

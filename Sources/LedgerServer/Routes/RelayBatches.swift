@@ -1,0 +1,107 @@
+import Foundation
+import LedgerCore
+
+// POST /v1/relay/batches — a signed, zlib-compressed NDJSON range of one host's stream
+// (docs/RELAY-BATCH.md). Checks, in order; each refusal is answered and counted:
+//   401 unknown host, missing or bad signature headers, signature not valid for the enrolled key
+//   403 host revoked
+//   415 Content-Encoding is not deflate
+//   400 body does not decompress, body hash header mismatch, a record malformed / not canonical /
+//       hash mismatch / of another host / host_seq not contiguous from X-Ledger-Batch-Seq
+//   413 compressed body over --max-body (before reading) or decompressed over --max-batch-bytes
+//   then one store transaction (RelayBatchApplier): 200 stored | 200 replay | 409 fork (+ incident)
+
+struct RelayBatchResponder: Responder {
+    let store: Store
+    let metrics: ServerMetrics
+    let maxBatchBytes: Int
+
+    struct Refusal: HTTPResponseError {
+        var status: Int
+        var code: String
+        var message: String
+    }
+
+    func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        do {
+            return try handle(request, context)
+        } catch let refusal as Refusal {
+            metrics.batch("refused_\(refusal.status)", records: 0)
+            throw refusal
+        }
+    }
+
+    private func handle(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        guard let hostID = request.header(RelayBatch.hostHeader), RelayBatch.isValidHostID(hostID),
+              let host = try store.host(id: hostID), host.kind == .relay, let keyText = host.publicKey else {
+            throw Refusal(status: 401, code: "UNKNOWN_HOST", message: "the host is not enrolled")
+        }
+        guard !host.revoked else { throw Refusal(status: 403, code: "HOST_REVOKED", message: "host \(hostID) is revoked") }
+        guard let seqText = request.header(RelayBatch.batchSeqHeader), let batchSeq = RelayBatch.parseBatchSeq(seqText)
+        else { throw Refusal(status: 400, code: "BAD_BATCH_SEQ", message: "X-Ledger-Batch-Seq must be a decimal from 1") }
+        guard let signatureText = request.header(RelayBatch.signatureHeader),
+              let signature = Data(base64Encoded: signatureText), signature.count == 64 else {
+            throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "X-Ledger-Signature must be a base64 Ed25519 signature")
+        }
+        guard (request.header("content-encoding") ?? "").lowercased() == RelayBatch.contentEncoding else {
+            throw Refusal(status: 415, code: "UNSUPPORTED_ENCODING", message: "the body must be Content-Encoding: deflate")
+        }
+        let body: [UInt8]
+        do {
+            body = try Zlib.decompress(request.body, maxOutputBytes: maxBatchBytes)
+        } catch .outputTooLarge {
+            throw Refusal(status: 413, code: "BATCH_TOO_LARGE",
+                          message: "the decompressed batch exceeds \(maxBatchBytes) bytes")
+        } catch {
+            throw Refusal(status: 400, code: "BAD_COMPRESSION", message: "the body does not decompress: \(error)")
+        }
+        let digest = SHA256Hasher().hash(body)
+        if let claimed = request.header(RelayBatch.bodySHA256Header), claimed.lowercased() != digest.hex {
+            throw Refusal(status: 400, code: "BODY_HASH_MISMATCH", message: "X-Ledger-Body-SHA256 does not match the body")
+        }
+        let message = RelayBatch.signingMessage(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest)
+        guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
+            throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
+        }
+        var records: [IngestRecord] = []
+        let reader = RecordReader()
+        let checked: RelayBatchBodyError? = body.withUnsafeBytes { bytes in
+            do throws(RelayBatchBodyError) {
+                try RelayBatch.readBody(bytes, hostID: hostID, batchSeq: batchSeq, reader: reader) { line, facts in
+                    records.append(IngestRecord(line: Array(line), facts: facts))
+                }
+                return nil
+            } catch { return error }
+        }
+        if let checked { throw Refusal(status: 400, code: "BAD_BATCH", message: checked.description) }
+        let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, records: records,
+                                       receivedAtMicros: context.receivedAtMicros)
+        switch try store.appendRelayBatch(batch) {
+        case let .stored(stored, replayed, incidents):
+            metrics.batch("stored", records: stored)
+            for incident in incidents { metrics.incident(incident.kind.rawValue) }
+            return .json(200, .object([
+                ("status", .string("stored")), ("host_id", .string(hostID)), ("batch_seq", .uint(batchSeq)),
+                ("records", .int(Int64(records.count))), ("stored", .int(Int64(stored))),
+                ("replayed", .int(Int64(replayed))),
+                ("last_host_seq", .uint(batchSeq + UInt64(records.count) - 1)),
+                ("incidents", .array(incidents.map(incidentJSON))),
+            ]))
+        case let .replay(count):
+            metrics.batch("replay", records: 0)
+            // The same success as the original answer; `status` tells the relay nothing new was stored.
+            return .json(200, .object([
+                ("status", .string("replay")), ("host_id", .string(hostID)), ("batch_seq", .uint(batchSeq)),
+                ("records", .int(Int64(count))), ("stored", .int(0)), ("replayed", .int(Int64(count))),
+                ("last_host_seq", .uint(batchSeq + UInt64(count) - 1)), ("incidents", .array([])),
+            ]))
+        case let .fork(incident):
+            metrics.batch("fork", records: 0)
+            metrics.incident(incident.kind.rawValue)
+            return .json(409, .object([("error", .object([
+                ("code", .string("FORK")), ("message", .string(incident.detail)),
+                ("incident", incidentJSON(incident)),
+            ]))]))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import LedgerCore
+
+// Trenchcoat-style ingest: POST /api/v1/events {"events":[…]} (1 … 1,000), all or nothing.
+// Two event shapes are accepted:
+//   documented: {"event_type","session_id","timestamp","data"?}
+//   plugin:     {"event","session_id","ts","seq"?,"data"?}   (ts: RFC 3339 text or epoch milliseconds)
+// Each maps to a record (docs/SERVER.md "Trenchcoat mapping"):
+//   agent_id    = data.agent_id when a non-empty string, else the API key's name
+//   session_id  = session_id;   action_type = event type upper-cased;   timestamp = timestamp / ts
+//   action_name = data.tool_name;  action_input = data.tool_input;  action_output = data.tool_response
+//   metadata    = {"trenchcoat":{"event":name,"seq":seq?,"data":{the other members of data}}}
+//   source      = "trenchcoat",  capture_method = "http-api"
+
+struct TrenchcoatEventsResponder: Responder {
+    let ingestor: DirectIngestor
+    let metrics: ServerMetrics
+
+    static let documentedTypes: Set<String> = [
+        "session_start", "session_end", "tool_use", "tool_result", "subagent_stop", "assistant_stop",
+    ]
+    static let pluginTypes: Set<String> = documentedTypes.union([
+        "prompt_submit", "subagent_start", "pre_compact", "skill_use", "error",
+    ])
+    /// Members of `data` that become record fields instead of staying in metadata.
+    static let liftedDataMembers: Set<String> = ["agent_id", "tool_name", "tool_input", "tool_response"]
+
+    struct Detail { var field: String; var message: String }
+
+    struct ValidationFailure: HTTPResponseError {
+        var details: [Detail]
+        var message = "Request body is invalid."
+        var status: Int { 400 }
+        var code: String { "VALIDATION_ERROR" }
+        var extra: [(String, JSONValue)] {
+            details.isEmpty ? [] : [("details", .array(details.map {
+                .object([("field", .string($0.field)), ("message", .string($0.message))])
+            }))]
+        }
+    }
+
+    func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        let keyName = context.key?.name ?? "anonymous"
+        let events = try request.body.withUnsafeBytes { try Self.map($0, keyName: keyName) }
+        let results = try ingestor.ingest(events, origin: .http(keyID: context.key?.id ?? "no-auth"),
+                                          receivedAtMicros: context.receivedAtMicros, allOrNothing: true)
+        var details: [Detail] = []
+        for (index, result) in results.enumerated() {
+            if case let .refused(error) = result {
+                details.append(Detail(field: "events[\(index)]" + (error.field.map { ".\($0)" } ?? ""),
+                                      message: error.message))
+            }
+        }
+        guard details.isEmpty else { throw ValidationFailure(details: details) }
+        metrics.directRecords(results.count)
+        return .json(200, .object([("data", .object([
+            ("accepted", .int(Int64(results.count))), ("rejected", .int(0)),
+        ]))]))
+    }
+
+    /// Validates the whole body and builds one event (JSON bytes) per input event.
+    static func map(_ bytes: UnsafeRawBufferPointer, keyName: String) throws -> [[UInt8]] {
+        var tape = JSONTape()
+        do { try tape.parse(bytes) } catch {
+            throw ValidationFailure(details: [Detail(field: "body", message: "Malformed JSON: \(error.description)")])
+        }
+        guard tape.root.kind == .object, let list = tape.value(of: "events", in: 0, bytes: bytes),
+              tape[list].kind == .array else {
+            throw ValidationFailure(details: [Detail(field: "events", message: "Required: an array of events")])
+        }
+        let count = Int(tape[list].count)
+        if count > maxEventsPerRequest {
+            throw ValidationFailure(details: [Detail(field: "events", message: "Too many events")],
+                                    message: "Batch size exceeds limit of \(maxEventsPerRequest) events per request.")
+        }
+        guard count >= 1 else {
+            throw ValidationFailure(details: [Detail(field: "events", message: "At least 1 event is required")])
+        }
+        var details: [Detail] = []
+        var events: [[UInt8]] = []
+        for (position, index) in tape.elements(of: list).enumerated() {
+            let path = "events[\(position)]"
+            guard tape[index].kind == .object else {
+                details.append(Detail(field: path, message: "Expected object"))
+                continue
+            }
+            if let event = mapEvent(tape, index, bytes: bytes, path: path, keyName: keyName, details: &details) {
+                events.append(event)
+            }
+        }
+        guard details.isEmpty else { throw ValidationFailure(details: details) }
+        return events
+    }
+
+    private static func mapEvent(_ tape: JSONTape, _ object: Int, bytes: UnsafeRawBufferPointer, path: String,
+                                 keyName: String, details: inout [Detail]) -> [UInt8]? {
+        func string(_ index: Int?) -> String? {
+            guard let index, tape[index].kind == .string else { return nil }
+            return tape.string(index, bytes: bytes)
+        }
+        let before = details.count
+        let plugin = tape.value(of: "event_type", in: object, bytes: bytes) == nil
+            && tape.value(of: "event", in: object, bytes: bytes) != nil
+        let typeName = plugin ? "event" : "event_type"
+        let allowed = plugin ? pluginTypes : documentedTypes
+        let eventType = string(tape.value(of: plugin ? "event" : "event_type", in: object, bytes: bytes))
+        if let eventType {
+            if !allowed.contains(eventType) {
+                details.append(Detail(field: "\(path).\(typeName)",
+                                      message: "Invalid enum value. Expected one of: " + allowed.sorted().joined(separator: ", ")))
+            }
+        } else {
+            details.append(Detail(field: "\(path).\(typeName)", message: "Required"))
+        }
+        let sessionID = string(tape.value(of: "session_id", in: object, bytes: bytes))
+        if sessionID == nil {
+            details.append(Detail(field: "\(path).session_id", message: "Required"))
+        } else if !isUUID(sessionID!) {
+            details.append(Detail(field: "\(path).session_id", message: "Invalid UUID format"))
+        }
+        let timeName = plugin ? "ts" : "timestamp"
+        var timestamp: String?
+        if let node = tape.value(of: plugin ? "ts" : "timestamp", in: object, bytes: bytes) {
+            if tape[node].kind == .string {
+                let text = tape.string(node, bytes: bytes)
+                var copy = text
+                if copy.withUTF8({ RFC3339.problem(in: UnsafeRawBufferPointer($0)) }) == nil { timestamp = text }
+            } else if plugin, let millis = tape.exactInteger(node, bytes: bytes), millis >= 0 {
+                timestamp = RFC3339.utcMicroseconds(millis * 1000)
+            }
+            if timestamp == nil {
+                details.append(Detail(field: "\(path).\(timeName)", message: "Invalid ISO 8601 datetime"))
+            }
+        } else {
+            details.append(Detail(field: "\(path).\(timeName)", message: "Required"))
+        }
+        let seqNode = tape.value(of: "seq", in: object, bytes: bytes)
+        if let seqNode, tape.exactInteger(seqNode, bytes: bytes) == nil {
+            details.append(Detail(field: "\(path).seq", message: "Expected integer"))
+        }
+        let dataNode = tape.value(of: "data", in: object, bytes: bytes)
+        if let dataNode, tape[dataNode].kind != .object, tape[dataNode].kind != .null {
+            details.append(Detail(field: "\(path).data", message: "Expected object"))
+        }
+        guard details.count == before, let eventType, let sessionID, let timestamp else { return nil }
+
+        let data = dataNode.flatMap { tape[$0].kind == .object ? $0 : nil }
+        func dataMember(_ name: StaticString) -> Int? { data.flatMap { tape.value(of: name, in: $0, bytes: bytes) } }
+        var out: [UInt8] = []
+        func member(_ name: String, _ write: (inout [UInt8]) -> Void) {
+            out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            JSONEscapes.writeCanonicalString(name, into: &out)
+            out.append(UInt8(ascii: ":"))
+            write(&out)
+        }
+        func text(_ value: String) -> (inout [UInt8]) -> Void { { JSONEscapes.writeCanonicalString(value, into: &$0) } }
+        func node(_ index: Int) -> (inout [UInt8]) -> Void { { CanonicalJSON.write(tape, index, bytes: bytes, into: &$0) } }
+
+        let agent = string(dataMember("agent_id")).flatMap { $0.isEmpty ? nil : $0 } ?? keyName
+        member("agent_id", text(agent))
+        member("session_id", text(sessionID))
+        member("action_type", text(eventType.uppercased()))
+        member("timestamp", text(timestamp))
+        member("source", text("trenchcoat"))
+        member("capture_method", text("http-api"))
+        if let name = string(dataMember("tool_name")) { member("action_name", text(name)) }
+        if let input = dataMember("tool_input") { member("action_input", node(input)) }
+        if let output = dataMember("tool_response") { member("action_output", node(output)) }
+        member("metadata") { out in
+            out.append(contentsOf: Array("{\"trenchcoat\":{\"data\":{".utf8))
+            var first = true
+            if let data {
+                for nameIndex in tape.members(of: data) {
+                    let name = tape.string(Int(nameIndex), bytes: bytes)
+                    if liftedDataMembers.contains(name) { continue }
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    JSONEscapes.writeCanonicalString(name, into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    CanonicalJSON.write(tape, Int(nameIndex) + 1, bytes: bytes, into: &out)
+                }
+            }
+            out.append(contentsOf: Array("},\"event\":".utf8))
+            JSONEscapes.writeCanonicalString(eventType, into: &out)
+            if let seqNode {
+                out.append(contentsOf: Array(",\"seq\":".utf8))
+                CanonicalJSON.write(tape, seqNode, bytes: bytes, into: &out)
+            }
+            out.append(contentsOf: Array("}}".utf8))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// 8-4-4-4-12 hexadecimal digits, either case.
+    static func isUUID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 36 else { return false }
+        for (index, byte) in bytes.enumerated() {
+            if [8, 13, 18, 23].contains(index) {
+                if byte != UInt8(ascii: "-") { return false }
+            } else if !(byte >= 48 && byte <= 57) && !(byte >= 97 && byte <= 102) && !(byte >= 65 && byte <= 70) {
+                return false
+            }
+        }
+        return true
+    }
+}
