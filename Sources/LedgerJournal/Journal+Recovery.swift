@@ -84,6 +84,13 @@ public enum JournalRecovery {
         report.checkpointFound = state.checkpoint
         try FileSystem.syncDirectory(paths.journal)
         try FileSystem.syncDirectory(paths.quarantine)
+        // Everything kept was fsynced above (truncations) or read back from disk: it is all
+        // durable now, including frames a crash left written but unsynced.
+        for segment in kept {
+            let fd = try FileDescriptor.open(segment.file.path, .readOnly)
+            try fd.closeAfter { try fd.fsync() }
+        }
+        _ = try CheckpointFile(journalDirectory: paths.journal, initial: snapshot.hostSeq)
         return report
     }
 

@@ -5,6 +5,7 @@ import Foundation
 let commands: [String: ([String]) throws -> Void] = [
     "corpus": CorpusCommand.run,
     "core": CoreBench.run,
+    "daemon": { exit(DaemonBench.main($0)) },
     "server": ServerBench.run,
 ]
 
