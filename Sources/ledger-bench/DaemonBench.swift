@@ -156,10 +156,7 @@ enum DaemonBench {
     }
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
+// BenchError: the identical definition in ServerBench.swift serves both (merge of daemon and server).
 
 /// One writer connection: a sending and a receiving thread over one blocking socket.
 final class Writer: @unchecked Sendable {

@@ -20,3 +20,10 @@ do {
     FileHandle.standardError.write(Data("ledger-bench \(name): \(error)\n".utf8))
     exit(1)
 }
+
+/// Error output for DaemonBench (daemon branch), kept from its dispatcher.
+enum FileHandleless {
+    static func stderr(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}

@@ -1,5 +1,5 @@
 import Foundation
-import Glibc
+internal import Glibc
 import LedgerJournal
 import LedgerPosix
 
