@@ -21,7 +21,7 @@ enum Enrollment {
             return
         }
         let publicKey = key.publicKey.base64
-        let proof = try key.signature(for: BatchMessage.enrollmentMessage(hostID: hostID, publicKeyBase64: publicKey,
+        let proof = try key.signature(for: RelayBatch.enrollmentMessage(hostID: hostID, publicKeyBase64: publicKey,
                                                                           token: token))
         let document: [String: String] = ["token": token, "host_id": hostID, "public_key": publicKey,
                                           "proof": Base64.encode(proof)]

@@ -95,7 +95,10 @@ public final class Relay: @unchecked Sendable {
         do { try FileSystem.createDirectory(c.stateDirectory, permissions: 0o750) } catch {
             throw RelayError.state(path: c.stateDirectory, reason: "\(error)")
         }
-        let key = try HostKey.load(path: c.keyPath)
+        let key: Ed25519PrivateKey
+        do { key = try KeyFile.readPrivateKey(at: c.keyPath) } catch {
+            throw RelayError.key(path: c.keyPath, reason: "\(error)")
+        }
         let acked = try CursorFile.read(path: c.cursorPath)
         let board = StatusBoard(path: c.statusPath, journal: paths, server: c.serverURL, log: log)
         board.update(important: true) {
@@ -104,7 +107,7 @@ public final class Relay: @unchecked Sendable {
         }
         let watcher = try JournalWatcher(journalDirectory: paths.journal, dataDirectory: paths.dataDirectory)
         guard let hostID = try waitForHostID(paths, watcher, board) else { return }
-        guard BatchMessage.isValidHostID(hostID) else {
+        guard RelayBatch.isValidHostID(hostID) else {
             throw RelayError.journal("host_id \"\(hostID)\" cannot go in a batch header (1-256 printable ASCII, "
                                      + "no spaces)")
         }

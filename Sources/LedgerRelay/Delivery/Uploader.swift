@@ -5,6 +5,7 @@
 // again, unchanged, until the server takes it or the relay is told to stop.
 
 import Foundation
+import LedgerCore
 import LedgerPosix
 
 /// Sends sealed batches in order and advances the cursor on each 2xx.
@@ -61,12 +62,12 @@ final class Uploader: @unchecked Sendable {
     /// Sends `batch` until the server takes it; false when the relay is stopping.
     private func deliver(_ batch: SealedBatch) -> Bool {
         let headers = [
-            "Content-Type: application/x-ndjson",
-            "Content-Encoding: deflate",
-            "\(BatchMessage.hostHeader): \(hostID)",
-            "\(BatchMessage.batchSeqHeader): \(batch.firstHostSeq)",
-            "\(BatchMessage.bodySHA256Header): \(batch.bodySHA256)",
-            "\(BatchMessage.signatureHeader): \(batch.signature)",
+            "Content-Type: \(RelayBatch.contentType)",
+            "Content-Encoding: \(RelayBatch.contentEncoding)",
+            "\(RelayBatch.hostHeader): \(hostID)",
+            "\(RelayBatch.batchSeqHeader): \(batch.firstHostSeq)",
+            "\(RelayBatch.bodySHA256Header): \(batch.bodySHA256)",
+            "\(RelayBatch.signatureHeader): \(batch.signature)",
         ]
         while !isStopping {
             let outcome = batch.compressed.withUnsafeBytes { client.post(url: url, headers: headers, body: $0) }

@@ -32,7 +32,7 @@ final class BatchSealer {
     func seal(_ batch: PendingBatch) throws -> SealedBatch {
         let digest = batch.body.withUnsafeBytes { hasher.hash($0) }
         let compressed = try Zlib.compress(batch.body, level: level)
-        let message = BatchMessage.signingMessage(hostID: hostID, batchSeq: batch.firstHostSeq, bodySHA256: digest)
+        let message = RelayBatch.signingMessage(hostID: hostID, batchSeq: batch.firstHostSeq, bodySHA256: digest)
         let signature = try key.signature(for: message)
         return SealedBatch(firstHostSeq: batch.firstHostSeq, lastHostSeq: batch.lastHostSeq, count: batch.count,
                            bodyBytes: batch.body.count, compressed: compressed, bodySHA256: digest.hex,
