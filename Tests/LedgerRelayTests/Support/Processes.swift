@@ -47,8 +47,8 @@ final class Child {
         process.executableURL = URL(fileURLWithPath: Binaries.path(executable))
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
-        env["LEDGER_CONFIG"] = "/nonexistent/ledger.conf"
-        env["LEDGER_SERVER_CONFIG"] = "/nonexistent/server.conf"
+        env["LEDGER_CONFIG"] = "/dev/null"
+        env["LEDGER_SERVER_CONFIG"] = "/dev/null"
         for (key, value) in environment { env[key] = value }
         process.environment = env
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -91,8 +91,8 @@ func runTool(_ executable: String, _ arguments: [String], stdin: Data? = nil) th
     process.executableURL = URL(fileURLWithPath: Binaries.path(executable))
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
-    env["LEDGER_CONFIG"] = "/nonexistent/ledger.conf"
-    env["LEDGER_SERVER_CONFIG"] = "/nonexistent/server.conf"
+    env["LEDGER_CONFIG"] = "/dev/null"
+    env["LEDGER_SERVER_CONFIG"] = "/dev/null"
     process.environment = env
     let output = Pipe()
     process.standardOutput = output
