@@ -113,11 +113,19 @@ struct RelayEndToEndTests {
         try waitUntil("a dropped request is retried", seconds: 10) { (stack.relayStatus?.failedAttempts ?? 0) >= 2 }
         #expect(try stack.serverHolds()?.records == 500)
 
-        // The server commits but the answer never arrives: the resend must be a replay.
+        // The server commits but the answer never arrives: the relay must not move on, and the
+        // resend must be a replay.
         proxy.mode = .dropResponse
-        try stack.waitForServer(records: sent, seconds: 20)
+        try waitUntil("the server commits the batch whose answer is lost", seconds: 20) {
+            (try? stack.serverHolds())??.records ?? 0 > 500
+        }
+        let failuresBefore = stack.relayStatus?.failedAttempts ?? 0
+        try waitUntil("the relay resends the unanswered batch", seconds: 10) {
+            (stack.relayStatus?.failedAttempts ?? 0) >= failuresBefore + 2
+        }
         #expect(stack.cursor == 500)
         proxy.mode = .pass
+        try stack.waitForServer(records: sent, seconds: 20)
         try waitUntil("the relay hears the replay and moves its cursor", seconds: 20) { stack.cursor == UInt64(sent) }
         #expect((stack.relayStatus?.replayedBatches ?? 0) >= 1)
         _ = try stack.verifyServer(expected: sent)

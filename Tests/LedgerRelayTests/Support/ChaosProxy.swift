@@ -103,8 +103,9 @@ final class ChaosProxy: @unchecked Sendable {
             case .pass, .dropResponse:
                 break
             case .serviceUnavailable:
-                let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 62\r\n"
-                    + "Connection: close\r\n\r\n{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"proxy says 503\"}}"
+                let body = "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"proxy says 503\"}}"
+                let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
                 _ = Array(answer.utf8).withUnsafeBytes { write(pair.client, $0.baseAddress, $0.count) }
                 pair.close()
                 return
