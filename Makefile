@@ -50,6 +50,10 @@ bench-core: release
 bench-server: release
 	@./contrib/dev/bench-server
 
+# End-to-end relay throughput, bytes on the wire per event and a 1,000,000-event backlog drain.
+bench-relay: release
+	@./contrib/dev/bench-relay
+
 fuzz: deps
 	@./contrib/dev/fuzz-json $(FUZZ_SECONDS)
 
