@@ -16,7 +16,7 @@ BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev
 TEST_PKGS    := postgresql socat netcat-openbsd python3 systemd
 FUZZ_SECONDS ?= 180
 
-.PHONY: all deps test-deps build release test run bench bench-core bench-server fuzz clean
+.PHONY: all deps test-deps build release test run bench bench-core bench-server bench-relay fuzz clean
 
 all: build
 
