@@ -224,21 +224,30 @@ final class Writer: @unchecked Sendable {
 
     func receive() {
         var buffer = [UInt8](repeating: 0, count: 256 << 10)
+        // Where the current line started in the stream, to find its 7th byte: {"ok":t or {"ok":f.
         var column = 0
         while received < events {
             let count = (try? buffer.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
             if count == 0 { break }
             let now = SystemClock.monotonicNanoseconds()
-            for i in 0..<count {
-                let byte = buffer[i]
-                // {"ok":false… — the byte at column 6 tells ok (t) from error (f).
-                if column == 6 && byte == UInt8(ascii: "f") { failures += 1 }
-                column += 1
-                if byte == UInt8(ascii: "\n") {
+            buffer.withUnsafeBytes { raw in
+                let base = raw.baseAddress!
+                var at = 0
+                while at < count {
+                    if column <= 6 && at + 6 - column < count && raw[at + 6 - column] == UInt8(ascii: "f") {
+                        failures += 1
+                    }
+                    // SAFETY: memchr reads only base+at ..< base+count, inside the buffer.
+                    guard let hit = memchr(base + at, 0x0A, count - at) else {
+                        column += count - at
+                        break
+                    }
+                    let newline = base.distance(to: UnsafeRawPointer(hit))
                     latency[received] = now - sentAt[received]
                     received += 1
                     window.signal()
                     column = 0
+                    at = newline + 1
                 }
             }
         }

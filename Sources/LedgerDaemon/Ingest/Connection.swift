@@ -68,8 +68,10 @@ final class Connection {
     /// Nothing left to do for a writer that is done sending.
     var isFinished: Bool { readClosed && !hasPending && (unsentOutput == 0 || writeClosed) }
 
-    func queue(_ response: [UInt8], hostSeq: UInt64, line: Int, isOK: Bool) {
-        pending.append(contentsOf: response)
+    /// Queues the response `render` appends, to be released once `hostSeq` is durable.
+    @inline(__always)
+    func queue(hostSeq: UInt64, line: Int, isOK: Bool, _ render: (inout [UInt8]) -> Void) {
+        render(&pending)
         marks.append(PendingMark(end: pending.count, hostSeq: hostSeq, line: line, isOK: isOK))
     }
 

@@ -20,6 +20,8 @@ struct IngestCounters {
     var droppedResponses: UInt64 = 0
     var connectionsTotal: UInt64 = 0
     var diskFullRefusals: UInt64 = 0
+    /// The last line was refused for the disk cap, and none has been accepted since.
+    var diskFull = false
 }
 
 final class EventLoop {
@@ -40,14 +42,13 @@ final class EventLoop {
     var connections: [UInt64: Connection] = [:]
     var nextToken = firstConnectionToken
     let builder: RecordBuilder
-    var chains: HostChains
-    var dedupe: DedupeWindow
-    var counters = IngestCounters()
+    /// Batch, chains, retry window and counters; see IngestState.
+    var state: IngestState
+    var chains: HostChains { state.chains }
+    var counters: IngestCounters { state.counters }
     let startedMicros = SystemClock.nowMicroseconds()
     let quarantinedAtStart: Int
 
-    /// Frames sealed since the last hand-over, with host_seq up to `chains.lastHostSeq`.
-    var batch: [UInt8] = []
     /// Frame bytes handed to the committer so far (cumulative).
     var handedBytes: Int64 = 0
     var progress: GroupCommitter.Progress
@@ -56,7 +57,7 @@ final class EventLoop {
     /// Connections whose reading is paused for backpressure.
     var paused: Set<UInt64> = []
     var draining = false
-    var readBuffer = [UInt8](repeating: 0, count: 256 << 10)
+    var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
 
     init(configuration: DaemonConfiguration, log: Logger, listeners: [FileDescriptor], adminListener: FileDescriptor?,
          committer: GroupCommitter, wake: EventFD, stopEvent: EventFD, recovered: RecoveryReport,
@@ -68,8 +69,7 @@ final class EventLoop {
         self.committer = committer
         self.wake = wake
         self.stopEvent = stopEvent
-        self.chains = recovered.chains
-        self.dedupe = dedupe
+        self.state = IngestState(chains: recovered.chains, dedupe: dedupe)
         self.quarantinedAtStart = recovered.quarantined.count
         builder = RecordBuilder(hostID: configuration.hostID)
         progress = committer.snapshot
@@ -112,7 +112,15 @@ final class EventLoop {
                 readable(connection)
             }
             finishIfDone(connection)
+            // A busy round may take many milliseconds: release what became durable meanwhile
+            // instead of waiting for the eventfd at the next round (p99 latency).
+            pollDurability()
         }
+    }
+
+    /// Releases responses if the journal thread advanced since the last look (one lock).
+    func pollDurability() {
+        if committer.durableHostSeq != progress.durable { durabilityAdvanced() }
     }
 
     // MARK: accepting
@@ -155,7 +163,7 @@ final class EventLoop {
                 flush(connection)
                 finishIfDone(connection)
             } else {
-                counters.connectionsTotal += 1
+                state.counters.connectionsTotal += 1
             }
         }
     }
@@ -168,26 +176,29 @@ final class EventLoop {
             pauseReading(connection)
             return
         }
-        // A bounded number of reads per event keeps one busy writer from starving the rest.
-        for _ in 0..<4 {
-            let count: Int?
-            do {
-                count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
-            } catch {
-                count = 0  // ECONNRESET: treat as end of input
-            }
-            guard let count else { return }
-            if count == 0 {
-                endOfInput(connection)
-                return
-            }
-            readBuffer.withUnsafeBytes { raw in
-                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
-            }
-            processLines(connection, atEOF: false)
-            if count < readBuffer.count { return }
+        // One bounded read per readiness event (epoll is level-triggered and reports the rest
+        // next round): a flooding writer gets its share, not the loop.
+        let count: Int?
+        do {
+            count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
+        } catch {
+            count = 0  // ECONNRESET: treat as end of input
         }
+        guard let count else { return }
+        if count == 0 {
+            endOfInput(connection)
+            return
+        }
+        readBuffer.withUnsafeBytes { raw in
+            connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+        }
+        processLines(connection, atEOF: false)
+        // Keep batches moving while a busy round goes on, so group commit overlaps with parsing.
+        if state.batch.count >= Self.handOverBytes { handOver() }
     }
+
+    /// A batch this large is handed over without waiting for the end of the round.
+    static let handOverBytes = 256 << 10
 
     private func endOfInput(_ connection: Connection) {
         processLines(connection, atEOF: true)
@@ -195,7 +206,7 @@ final class EventLoop {
         updateInterest(connection)
     }
 
-    var inFlightBytes: Int { Int(handedBytes - progress.writtenBytes) + batch.count }
+    var inFlightBytes: Int { Int(handedBytes - progress.writtenBytes) + state.batch.count }
 
     private func pauseReading(_ connection: Connection) {
         guard !connection.readPaused else { return }
@@ -248,13 +259,13 @@ final class EventLoop {
     // MARK: durability
 
     /// Hands the batch to the journal thread (one lock per loop iteration).
-    private func handOver() {
-        guard !batch.isEmpty else { return }
-        handedBytes += Int64(batch.count)
-        committer.submit(&batch, last: chains.lastHostSeq)
+    func handOver() {
+        guard !state.batch.isEmpty else { return }
+        handedBytes += Int64(state.batch.count)
+        committer.submit(&state.batch, last: state.chains.lastHostSeq)
     }
 
-    private func durabilityAdvanced() {
+    func durabilityAdvanced() {
         let previousFailure = progress.failure
         progress = committer.snapshot
         if progress.failure != nil && previousFailure == nil {
@@ -263,7 +274,7 @@ final class EventLoop {
         for id in waiting {
             guard let connection = connections[id] else { continue }
             let dropped = connection.release(durable: progress.durable, maxUnread: configuration.maxUnreadResponseBytes)
-            counters.droppedResponses += UInt64(dropped)
+            state.counters.droppedResponses += UInt64(dropped)
             if connection.unsentOutput > 0 { flush(connection) }
         }
         waiting = waiting.filter { connections[$0]?.hasPending ?? false }
@@ -298,8 +309,32 @@ final class EventLoop {
         if let adminListener { try? epoll.delete(adminListener) }
         drainStarted = SystemClock.monotonicNanoseconds()
         for connection in connections.values {
+            if !connection.readClosed { drainInput(connection) }
             connection.readClosed = true
             updateInterest(connection)
+        }
+    }
+
+    /// Takes what a writer already sent (it is in the socket buffer, so the writer believes it
+    /// delivered): complete lines are ingested and answered; a partial line is not.
+    private func drainInput(_ connection: Connection) {
+        var budget = 64 << 20
+        while budget > 0 {
+            let count: Int?
+            do {
+                count = try readBuffer.withUnsafeMutableBytes { try connection.descriptor.tryRead(into: $0) }
+            } catch {
+                count = 0
+            }
+            guard let count, count > 0 else {
+                if count == 0 { processLines(connection, atEOF: true) }
+                return
+            }
+            budget -= count
+            readBuffer.withUnsafeBytes { raw in
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+            }
+            processLines(connection, atEOF: false)
         }
     }
 

@@ -48,16 +48,21 @@ enum Responses {
     private static let errorMember = Array(",\"error\":".utf8)
 }
 
+@inline(__always)
 func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
     if value < 10 {
         out.append(UInt8(48 + value))
         return
     }
-    var digits: [UInt8] = []
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits, no allocation
+    var count = 0
     var v = value
-    while v > 0 {
-        digits.append(UInt8(48 + v % 10))
-        v /= 10
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        while v > 0 {
+            buffer[23 - count] = UInt8(48 + v % 10)
+            v /= 10
+            count += 1
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
     }
-    out.append(contentsOf: digits.reversed())
 }

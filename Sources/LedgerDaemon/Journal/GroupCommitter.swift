@@ -84,6 +84,9 @@ final class GroupCommitter: @unchecked Sendable {
 
     var snapshot: Progress { lock.withLock { progress } }
 
+    /// The durable host_seq alone, cheaper than `snapshot` for a per-event check.
+    var durableHostSeq: UInt64 { lock.withLock { progress.durable } }
+
     /// Writes and syncs what was handed over, then stops the thread and waits for it.
     func stop() {
         lock.withLock { stopRequested = true }

@@ -21,7 +21,7 @@ extension EventLoop {
         journal.number("segments", UInt64(progress.segments))
         journal.number("bytes", UInt64(max(0, progress.diskBytes)))
         journal.number("max_disk_bytes", UInt64(configuration.maxDiskBytes))
-        journal.bool("disk_full", diskEstimate + Int64(recordOverhead) > configuration.maxDiskBytes)
+        journal.bool("disk_full", counters.diskFull || diskEstimate + Int64(recordOverhead) > configuration.maxDiskBytes)
         journal.number("disk_full_refusals", counters.diskFullRefusals)
         journal.number("last_host_seq", chains.lastHostSeq)
         journal.number("durable_host_seq", progress.durable)

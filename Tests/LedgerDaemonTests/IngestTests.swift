@@ -1,0 +1,192 @@
+import Dispatch
+import Foundation
+import Glibc
+import LedgerCore
+import LedgerPosix
+import Testing
+
+/// Every test starts its own real ledgerd; they run one at a time so that timing-sensitive
+/// ones (drain, kill -9) are not starved on a 2-core machine.
+@Suite(.serialized) struct DaemonTests {}
+
+extension DaemonTests {
+    @Test func hundred_concurrent_writers_lose_nothing_and_every_chain_verifies() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let writers = 100, perWriter = 1000
+        let results = ResultBox(count: writers)
+        let group = DispatchGroup()
+        for w in 0..<writers {
+            DispatchQueue(label: "writer-\(w)").async(group: group) {
+                do {
+                    let client = try Client(daemon.socket)
+                    var payload = ""
+                    // 10 agents per writer: 1,000 chains at once.
+                    for i in 0..<perWriter { payload += event("w\(w)-a\(i % 10)", padding: 200) + "\n" }
+                    try client.send(payload)
+                    try client.finishSending()
+                    results.set(w, client.readLines(perWriter + 1, timeout: 60).map(Response.init))
+                } catch {
+                    results.set(w, [])
+                }
+            }
+        }
+        group.wait()
+        var ids = Set<String>()
+        for w in 0..<writers {
+            let responses = results.get(w)
+            #expect(responses.count == perWriter, "writer \(w) got \(responses.count) responses")
+            #expect(responses.allSatisfy { $0.ok })
+            // Per chain, the sequence a writer sees ascends by one.
+            var last: [String: Int] = [:]
+            for r in responses {
+                guard let agent = r.agentID, let seq = r.sequence else { continue }
+                #expect(seq == (last[agent] ?? 0) + 1)
+                last[agent] = seq
+                if let id = r.id { ids.insert(id) }
+            }
+        }
+        #expect(ids.count == writers * perWriter)
+        #expect(try daemon.terminate() == 0)
+        let report = try daemon.verifyJournal()
+        #expect(report.failure == nil, "\(String(describing: report.failure))")
+        #expect(report.records == writers * perWriter && report.chains == writers * 10)
+    }
+
+    @Test func a_writer_that_never_reads_stalls_no_one_and_loses_no_record() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let silent = try Client(daemon.socket)
+        let lines = 30_000  // ~6 MiB of responses, far past the 1 MiB unread cap
+        var payload = ""
+        for i in 0..<lines { payload += event("silent-\(i % 4)") + "\n" }
+        try silent.send(payload)
+        // Meanwhile another writer is served promptly.
+        let other = try Client(daemon.socket)
+        try other.send((0..<10).map { event("other-\($0)") + "\n" }.joined())
+        let answers = other.readLines(10, timeout: 10).map(Response.init)
+        #expect(answers.count == 10 && answers.allSatisfy { $0.ok })
+        // Every line of the silent writer is journaled even though nobody reads its responses.
+        var status = try daemon.status()
+        for _ in 0..<200 {
+            let journal = status["journal"] as! [String: Any]
+            if (journal["durable_host_seq"] as! NSNumber).intValue == lines + 10 { break }
+            usleep(50_000)
+            status = try daemon.status()
+        }
+        let journal = status["journal"] as! [String: Any]
+        #expect((journal["durable_host_seq"] as! NSNumber).intValue == lines + 10)
+        let records = status["records"] as! [String: Any]
+        #expect((records["responses_dropped"] as! NSNumber).intValue > 0)
+        // When it finally reads: what was kept comes in order, all ok, and then EOF.
+        try silent.finishSending()
+        let kept = silent.readToEnd(timeout: 10).split(separator: "\n").map { Response(String($0)) }
+        #expect(kept.count > 1000 && kept.count < lines)
+        #expect(kept.allSatisfy { $0.ok })
+        #expect(try daemon.terminate() == 0)
+        #expect(try daemon.journalLines().count == lines + 10)
+    }
+
+    @Test func every_error_code_is_answered_in_order_and_keeps_the_connection_open() throws {
+        let daemon = try DaemonHarness(["--standalone", "--max-line", "4KiB"])
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        let big = event("a", padding: 5000)
+        try client.send([
+            event("a"),                                   // 1 ok
+            "{\"agent_id\":",                              // 2 MALFORMED_JSON
+            "{\"agent_id\":\"a\",\"colour\":\"red\"}",      // 3 VALIDATION_ERROR (unknown field)
+            big,                                          // 4 TOO_LARGE
+            "{\"action_type\":\"TOOL_CALL\"}",             // 5 VALIDATION_ERROR (agent_id missing)
+            "{\"agent_id\":\"a\",\"host_id\":\"forged\"}",  // 6 VALIDATION_ERROR (ledger-only field)
+            "{\"agent_id\":\"a\",\"metadata\":{\"n\":12345678901234567890}}", // 7 MALFORMED_JSON (not exact as a double)
+            event("a"),                                   // 8 ok
+        ].joined(separator: "\n") + "\n")
+        let r = client.readLines(8).map(Response.init)
+        #expect(r.count == 8)
+        guard r.count == 8 else { return }
+        #expect(r[0].ok && r[0].sequence == 1)
+        #expect(r[1].code == "MALFORMED_JSON" && r[1].line == 2)
+        #expect(r[2].code == "VALIDATION_ERROR" && r[2].field == "colour" && r[2].line == 3)
+        #expect(r[3].code == "TOO_LARGE" && r[3].line == 4)
+        #expect(r[4].code == "VALIDATION_ERROR" && r[4].field == "agent_id" && r[4].line == 5)
+        #expect(r[5].code == "VALIDATION_ERROR" && r[5].field == "host_id" && r[5].line == 6)
+        #expect(r[6].code == "MALFORMED_JSON" && r[6].line == 7)
+        #expect(r[7].ok && r[7].sequence == 2)
+        let status = try daemon.status()
+        let rejected = (status["records"] as! [String: Any])["rejected"] as! [String: Any]
+        #expect((rejected["VALIDATION_ERROR"] as? NSNumber)?.intValue ?? 0 >= 3)
+        #expect((rejected["TOO_LARGE"] as? NSNumber)?.intValue == 1)
+        #expect((rejected["MALFORMED_JSON"] as? NSNumber)?.intValue == 2)
+    }
+
+    @Test func a_line_over_the_limit_is_discarded_to_its_newline_and_later_lines_are_ingested() throws {
+        let daemon = try DaemonHarness(["--standalone", "--max-line", "1KiB"])
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        // 300 KiB in pieces: the daemon answers TOO_LARGE before the newline arrives.
+        let huge = Array(event("big", padding: 300 << 10).utf8)
+        for chunk in stride(from: 0, to: huge.count, by: 8192) {
+            try client.send(Array(huge[chunk..<min(chunk + 8192, huge.count)]))
+        }
+        try client.send("\n" + event("after") + "\n" + event("after") + "\n" + event("last-without-newline"))
+        try client.finishSending()
+        let r = client.readToEnd().split(separator: "\n").map { Response(String($0)) }
+        #expect(r.count == 4)
+        guard r.count == 4 else { return }
+        #expect(r[0].code == "TOO_LARGE" && r[0].line == 1)
+        #expect(r[1].ok && r[1].agentID == "after" && r[1].sequence == 1)
+        #expect(r[2].ok && r[2].sequence == 2)
+        #expect(r[3].ok && r[3].agentID == "last-without-newline")
+    }
+
+    @Test func a_retry_with_a_known_id_gets_the_original_response_not_a_second_record() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let id = testID(77)
+        let first = try Client(daemon.socket)
+        try first.send(event("retry", id: id) + "\n")
+        let original = first.readLine().map(Response.init)
+        let second = try Client(daemon.socket)
+        try second.send(event("retry", id: id) + "\n" + event("retry") + "\n")
+        let again = second.readLines(2).map(Response.init)
+        #expect(original?.ok == true && original?.id == id)
+        #expect(again.first?.hash == original?.hash && again.first?.sequence == original?.sequence)
+        #expect(again.last?.sequence == 2)
+        // The window is rebuilt from the journal: a retry after a restart is still recognized.
+        #expect(try daemon.terminate() == 0)
+        try daemon.start()
+        let third = try Client(daemon.socket)
+        try third.send(event("retry", id: id) + "\n")
+        #expect(third.readLine().map(Response.init)?.hash == original?.hash)
+        #expect(try daemon.terminate() == 0)
+        #expect(try daemon.journalLines().count == 2)
+    }
+
+    @Test func records_carry_host_id_received_at_and_the_kernel_reported_origin() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        try client.send(event("who") + "\n")
+        #expect(client.readLine().map(Response.init)?.ok == true)
+        #expect(try daemon.terminate() == 0)
+        let line = try daemon.journalLines()[0]
+        let record = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+        #expect(record["host_id"] as? String == "test-host")
+        #expect((record["received_at"] as? String)?.hasSuffix("Z") == true)
+        let origin = record["origin"] as! [String: Any]
+        #expect(origin["transport"] as? String == "unix")
+        #expect((origin["uid"] as! NSNumber).uint32Value == getuid())
+        #expect((origin["gid"] as! NSNumber).uint32Value == getgid())
+        #expect((origin["pid"] as! NSNumber).int32Value == getpid())
+    }
+}
+
+/// Per-writer results filled in from many threads.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [[Response]]
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ index: Int, _ value: [Response]) { lock.lock(); values[index] = value; lock.unlock() }
+    func get(_ index: Int) -> [Response] { lock.lock(); defer { lock.unlock() }; return values[index] }
+}
