@@ -36,6 +36,7 @@ enum ServerBench {
             plans.append(try (0..<batchCount).map { _ in try simulated.nextBatch(batchSize) })
         }
         let bytes = plans.joined().reduce(0) { $0 + $1.compressedBody.count }
+        let plans = plans
         print("sending \(bytes / 1_000_000) MB compressed")
 
         let session = URLSession(configuration: .ephemeral)
