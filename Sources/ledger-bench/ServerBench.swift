@@ -36,6 +36,7 @@ enum ServerBench {
             plans.append(try (0..<batchCount).map { _ in try simulated.nextBatch(batchSize) })
         }
         let bytes = plans.joined().reduce(0) { $0 + $1.compressedBody.count }
+        let plans = plans
         print("sending \(bytes / 1_000_000) MB compressed")
 
         let session = URLSession(configuration: .ephemeral)
@@ -43,7 +44,11 @@ enum ServerBench {
         nonisolated(unsafe) var latencies: [Double] = []
         nonisolated(unsafe) var failures = 0
         let started = DispatchTime.now().uptimeNanoseconds
-        DispatchQueue.concurrentPerform(iterations: hostCount) { host in
+        // One thread per host (concurrentPerform would cap concurrency at the core count).
+        let group = DispatchGroup()
+        for host in 0..<hostCount {
+            group.enter()
+            Thread {
             for batch in plans[host] {
                 var request = URLRequest(url: url)
                 request.httpMethod = "POST"
@@ -63,7 +68,10 @@ enum ServerBench {
                 if status != 200 { failures += 1 }
                 lock.unlock()
             }
+            group.leave()
+            }.start()
         }
+        group.wait()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         latencies.sort()
         let batches = hostCount * batchCount

@@ -14,6 +14,7 @@ enum SQLiteSchema {
         PRAGMA foreign_keys=OFF;
         PRAGMA temp_store=MEMORY;
         PRAGMA cache_size=-65536;
+        PRAGMA wal_autocheckpoint=16384;
         """
 
     static let version1 = """
