@@ -61,7 +61,7 @@ final class Batcher {
         // leaves it naming exactly the last record kept (in the batch or in `carry`).
         try reader.read(after: readPosition) { hostSeq, bytes in
             defer { readPosition = hostSeq }
-            guard var batch = current else {
+            guard let last = current?.lastHostSeq, let size = current?.body.count else {
                 if hostSeq != readPosition + 1 {
                     log.warn("the journal skips host_seq values; the server records the gap", [
                         "expected": readPosition + 1, "next_available": hostSeq])
@@ -71,19 +71,19 @@ final class Batcher {
                 currentIsFull = current!.count >= maxRecords
                 return !currentIsFull
             }
-            let contiguous = hostSeq == batch.lastHostSeq + 1
+            let contiguous = hostSeq == last + 1
             if !contiguous {
                 log.error("journal gap: host_seq values are missing (quarantined segment?); the server "
-                          + "records a host_gap incident", ["from": batch.lastHostSeq + 1, "to": hostSeq - 1])
+                          + "records a host_gap incident", ["from": last + 1, "to": hostSeq - 1])
             }
-            if !contiguous || batch.body.count + bytes.count + 1 > maxBytes {
+            if !contiguous || size + bytes.count + 1 > maxBytes {
                 carry = (hostSeq, Array(bytes))
                 currentIsFull = true
                 return false
             }
-            batch.lastHostSeq = hostSeq
-            batch.count += 1
-            current = batch
+            // In place: a copy of `current` alive here would make every append copy the whole body.
+            current!.lastHostSeq = hostSeq
+            current!.count += 1
             append(bytes)
             currentIsFull = current!.count >= maxRecords
             return !currentIsFull
