@@ -14,12 +14,12 @@ SWIFT        ?= swift
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 # -dev packages the build links against (Package.swift `providers:` name the same).
-BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev
+BUILD_PKGS   := zlib1g-dev libssl-dev libsqlite3-dev libmicrohttpd-dev libpq-dev libcurl4-openssl-dev
 # Extra programs the tests drive for real.
 TEST_PKGS    := postgresql socat netcat-openbsd python3 systemd
 FUZZ_SECONDS ?= 180
 
-.PHONY: all deps test-deps build release test run bench bench-core bench-server bench-daemon fuzz clean install uninstall
+.PHONY: all deps test-deps build release test run bench bench-core bench-server bench-daemon bench-relay fuzz clean install uninstall
 
 # Install layout (docs/OPERATIONS.md). Units go under $(PREFIX)/lib/systemd/system, a
 # directory systemd searches for both /usr/local and /usr; /etc/systemd/system is left to
@@ -76,6 +76,10 @@ bench-core: release
 # N simulated hosts send signed, compressed relay batches to a release ledger-server (SQLite).
 bench-server: release
 	@./contrib/dev/bench-server
+
+# End-to-end relay throughput, bytes on the wire per event and a 1,000,000-event backlog drain.
+bench-relay: release
+	@./contrib/dev/bench-relay
 
 fuzz: deps
 	@./contrib/dev/fuzz-json $(FUZZ_SECONDS)

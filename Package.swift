@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
+        // ledger-relay's HTTP client (docs/RELAY.md says why not URLSession).
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Pure record logic: JSON, canonical form, records, chains, verification,
         // batch format, keys, compression. No file or network I/O.
@@ -40,7 +42,7 @@ let package = Package(
             name: "LedgerDaemon", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal"],
             swiftSettings: swift5),
         .target(
-            name: "LedgerRelay", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal"],
+            name: "LedgerRelay", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal", "CCurl"],
             swiftSettings: swift5),
         .target(
             name: "LedgerServer",
@@ -71,7 +73,7 @@ let package = Package(
             name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerPosix", "LedgerCore"],
             swiftSettings: swift5),
         .testTarget(
-            name: "LedgerRelayTests", dependencies: ["LedgerRelay", "LedgerPosix", "LedgerCore"],
+            name: "LedgerRelayTests", dependencies: ["LedgerRelay", "LedgerPosix", "LedgerCore", "LedgerJournal"],
             swiftSettings: swift5),
         .testTarget(
             name: "LedgerCLITests", dependencies: ["LedgerCLI", "LedgerCore", "LedgerPosix"], swiftSettings: swift5),

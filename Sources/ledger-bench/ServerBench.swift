@@ -29,13 +29,14 @@ enum ServerBench {
 
         let prefix = "bench-\(UInt32.random(in: 0...UInt32.max))"
         print("generating \(hostCount) hosts × \(batchCount) batches × \(batchSize) records…")
-        var plans: [[EncodedRelayBatch]] = []
+        var planned: [[EncodedRelayBatch]] = []
         for host in 0..<hostCount {
             let simulated = SimulatedHost(hostID: "\(prefix)-\(host)", key: try Ed25519PrivateKey())
             try enroll(simulated, server: options["server"]!, dataDir: options["data-dir"]!)
-            plans.append(try (0..<batchCount).map { _ in try simulated.nextBatch(batchSize) })
+            planned.append(try (0..<batchCount).map { _ in try simulated.nextBatch(batchSize) })
         }
-        let bytes = plans.joined().reduce(0) { $0 + $1.compressedBody.count }
+        let bytes = planned.joined().reduce(0) { $0 + $1.compressedBody.count }
+        let plans = planned
         print("sending \(bytes / 1_000_000) MB compressed")
 
         let plannedBatches = plans

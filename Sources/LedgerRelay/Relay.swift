@@ -1,0 +1,208 @@
+// LedgerRelay: forwards a host's durable journal to ledger-server.
+//
+//   JournalWatcher (inotify) ─▶ Producer thread: JournalReader → Batcher → BatchSealer (zlib, Ed25519)
+//                                   │ BatchQueue (bounded: sealing runs ahead of the network)
+//                               Uploader thread: one batch in flight, in host_seq order → 2xx
+//                                   │
+//                               CursorWriter thread: write, fsync, rename (ledgerd reads it)
+//
+// Invariants enforced here (ARCHITECTURE.md 2, 3, 4): only durable records are
+// read (JournalReader stops at the checkpoint), batches are contiguous ranges
+// sent in order, and the cursor moves only after a 2xx. docs/RELAY.md has the
+// whole design.
+
+import Foundation
+import LedgerCore
+import LedgerJournal
+import LedgerPosix
+
+/// ledger-relay. `run()` blocks until `stop()`.
+public final class Relay: @unchecked Sendable {
+    // @unchecked: `stopping` and `components` are guarded by `condition`.
+    public let configuration: RelayConfiguration
+    let log: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private var producer: Producer?
+    private var uploader: Uploader?
+
+    public init(configuration: RelayConfiguration, log: Logger = Logger(component: "ledger-relay")) {
+        self.configuration = configuration
+        self.log = log
+    }
+
+    /// Parses flags, environment and config file, and runs until SIGTERM/SIGINT. Returns the exit status.
+    public static func main(_ arguments: [String]) -> Int32 {
+        // Before any thread exists, so every thread inherits the blocked mask.
+        SignalWaiter.blockInCurrentThread()
+        SignalWaiter.ignoreBrokenPipe()
+        let log = Logger(component: "ledger-relay")
+        let configuration: RelayConfiguration
+        do {
+            let parsed = try RelayConfiguration.spec.parse(arguments)
+            if parsed.helpRequested {
+                try? FileDescriptor.standardOutput.write(Array(RelayConfiguration.spec.helpText().utf8))
+                return 0
+            }
+            configuration = try RelayConfiguration(parsed)
+        } catch {
+            log.error("bad configuration", ["error": "\(error)"])
+            return 2
+        }
+        let relay = Relay(configuration: configuration, log: log)
+        do {
+            let signals = try SignalWaiter([.terminate, .interrupt, .hangup]) { signal in
+                if signal == .hangup { relay.resume() } else { relay.stop() }
+            }
+            defer { signals.stop() }
+            try relay.run()
+            return 0
+        } catch {
+            log.error("ledger-relay stopped", ["error": "\(error)"])
+            return 1
+        }
+    }
+
+    /// Asks `run()` to return: the batch in flight is abandoned (it is resent on the next
+    /// start, and the server answers it as a replay if it had stored it).
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        let (producer, uploader) = (self.producer, self.uploader)
+        condition.unlock()
+        producer?.stop()
+        uploader?.stop()
+    }
+
+    /// SIGHUP: a relay stopped by a refusal tries again.
+    public func resume() {
+        condition.lock()
+        let uploader = self.uploader
+        condition.unlock()
+        uploader?.resume()
+    }
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    public func run() throws {
+        let c = configuration
+        let paths = JournalPaths(dataDirectory: c.dataDirectory)
+        do { try FileSystem.createDirectory(c.stateDirectory, permissions: 0o750) } catch {
+            throw RelayError.state(path: c.stateDirectory, reason: "\(error)")
+        }
+        let key: Ed25519PrivateKey
+        do { key = try KeyFile.readPrivateKey(at: c.keyPath) } catch {
+            throw RelayError.key(path: c.keyPath, reason: "\(error)")
+        }
+        let acked = try CursorFile.read(path: c.cursorPath)
+        let board = StatusBoard(path: c.statusPath, journal: paths, server: c.serverURL, log: log)
+        board.update(important: true) {
+            $0.state = .starting
+            $0.ackedHostSeq = acked
+        }
+        let watcher = try JournalWatcher(journalDirectory: paths.journal, dataDirectory: paths.dataDirectory)
+        guard let hostID = try waitForHostID(paths, watcher, board) else { return }
+        guard RelayBatch.isValidHostID(hostID) else {
+            throw RelayError.journal("host_id \"\(hostID)\" cannot go in a batch header (1-256 printable ASCII, "
+                                     + "no spaces)")
+        }
+        board.update { $0.hostID = hostID }
+        let client = try HTTPClient(connectTimeoutMillis: c.connectTimeoutMillis,
+                                    requestTimeoutMillis: c.requestTimeoutMillis, caFile: c.caFile)
+        try Enrollment.enrollIfNeeded(token: c.enrollToken, key: key, hostID: hostID, configuration: c,
+                                      client: client, board: board, log: log, shouldStop: { isStopping })
+        if isStopping { return }
+
+        let durable = (try? DurableCheckpoint.read(journalDirectory: paths.journal)) ?? nil
+        if let durable, durable < acked {
+            log.error("the journal's durable position is behind the cursor: was the journal replaced? New records "
+                      + "will reuse host_seq values the server holds, which it refuses as a fork", [
+                        "durable_host_seq": durable, "acked_host_seq": acked])
+        }
+        log.info("forwarding", ["host_id": hostID, "server": c.serverURL, "from_host_seq": acked + 1,
+                                "durable_host_seq": durable ?? 0, "batch_records": c.batchRecords,
+                                "batch_bytes": c.batchBytes, "linger_ms": c.lingerMillis])
+
+        let queue = BatchQueue(capacity: c.preparedBatches)
+        let cursor = CursorWriter(path: c.cursorPath, hostID: hostID, initial: acked, log: log)
+        let batcher = Batcher(reader: JournalReader(dataDirectory: c.dataDirectory), after: acked,
+                              maxRecords: c.batchRecords, maxBytes: c.batchBytes, log: log)
+        let producer = Producer(batcher: batcher, sealer: BatchSealer(key: key, hostID: hostID, level: c.compressionLevel),
+                                watcher: watcher, queue: queue, board: board, lingerMillis: c.lingerMillis, log: log)
+        let uploader = Uploader(client: client, configuration: c, hostID: hostID, queue: queue, cursor: cursor,
+                                board: board, log: log)
+        condition.lock()
+        self.producer = producer
+        self.uploader = uploader
+        let stopEarly = stopping
+        condition.unlock()
+        if stopEarly { return }
+        board.update(important: true) { $0.state = .forwarding; $0.reason = nil }
+
+        cursor.start()
+        let producerThread = Thread { producer.run() }
+        producerThread.name = "relay-reader"
+        producerThread.start()
+        let uploaderDone = DispatchSemaphore(value: 0)
+        let uploaderThread = Thread {
+            uploader.run()
+            uploaderDone.signal()
+        }
+        uploaderThread.name = "relay-upload"
+        uploaderThread.start()
+
+        // The main thread keeps the status file fresh and logs progress until stopped.
+        let interval = Double(c.progressIntervalMillis) / 1000
+        var nextTick = Date(timeIntervalSinceNow: interval)
+        condition.lock()
+        while !stopping {
+            _ = condition.wait(until: min(nextTick, Date(timeIntervalSinceNow: 1)))
+            if stopping { break }
+            condition.unlock()
+            if Date() >= nextTick {
+                board.tick()
+                nextTick = Date(timeIntervalSinceNow: interval)
+            } else {
+                board.flush()
+            }
+            condition.lock()
+        }
+        condition.unlock()
+
+        log.info("stopping")
+        producer.stop()
+        queue.close()
+        uploader.stop()
+        // An upload in flight may take up to the request timeout; its answer is not needed
+        // (the batch is resent on the next start), so wait only briefly.
+        _ = uploaderDone.wait(timeout: .now() + .seconds(2))
+        cursor.finish()
+        board.update(important: true) { $0.ackedHostSeq = cursor.durableValue }
+    }
+
+    /// The journal's host_id, from its oldest segment's header; waits until ledgerd wrote one.
+    private func waitForHostID(_ paths: JournalPaths, _ watcher: JournalWatcher, _ board: StatusBoard) throws -> String? {
+        var logged = false
+        while !isStopping {
+            if let first = (try? SegmentFile.list(in: paths.journal))?.first {
+                let scanner = try SegmentScanner(path: first.path)
+                switch scanner.header {
+                case let .success(header): return header.hostID
+                case let .failure(problem):
+                    throw RelayError.journal("\(first.path): \(problem)")
+                }
+            }
+            if !logged {
+                log.info("waiting for ledgerd's journal", ["journal": paths.journal])
+                logged = true
+            }
+            try watcher.wait(timeoutNanos: nil)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,151 @@
+import LedgerPosix
+
+/// Everything ledger-relay is told, after flags > LEDGER_* environment > config file > defaults.
+public struct RelayConfiguration: Sendable {
+    /// ledgerd's data directory; the relay reads `<dataDirectory>/journal` only.
+    public var dataDirectory: String
+    /// The server's base URL, `http://` or `https://`, without a trailing path.
+    public var serverURL: String
+    /// The host's Ed25519 private key file (mode 0600).
+    public var keyPath: String
+    /// The relay's own directory: cursor, status, enrollment marker.
+    public var stateDirectory: String
+    /// One-time enrollment token; used only while the state directory holds no enrollment marker.
+    public var enrollToken: String?
+    /// PEM bundle of the CAs to trust for https (instead of the system store).
+    public var caFile: String?
+    public var connectTimeoutMillis: Int = 5_000
+    public var requestTimeoutMillis: Int = 30_000
+    /// A batch is sent when it holds this many records ...
+    public var batchRecords: Int = 1_000
+    /// ... or this many uncompressed body bytes ...
+    public var batchBytes: Int = 4 << 20
+    /// ... or this long after its first record was read.
+    public var lingerMillis: Int = 200
+    public var backoffInitialMillis: Int = 100
+    public var backoffMaxMillis: Int = 30_000
+    /// zlib level, 1 (fastest) … 9 (smallest).
+    public var compressionLevel: Int32 = 6
+    /// Sealed batches waiting behind the one in flight (compression runs ahead of the network).
+    public var preparedBatches: Int = 4
+    /// How often progress is logged while behind, and the status file refreshed.
+    public var progressIntervalMillis: Int = 5_000
+
+    public init(dataDirectory: String, serverURL: String, keyPath: String, stateDirectory: String) {
+        self.dataDirectory = dataDirectory
+        self.serverURL = serverURL
+        self.keyPath = keyPath
+        self.stateDirectory = stateDirectory
+    }
+
+    /// The cursor file ledgerd reads for retention (its --relay-cursor).
+    public var cursorPath: String { stateDirectory + "/cursor" }
+    /// The status document `ledgerctl status` shows.
+    public var statusPath: String { stateDirectory + "/" + RelayStatus.fileName }
+    /// Present once enrollment succeeded: the token is never sent again.
+    public var enrolledMarkerPath: String { stateDirectory + "/enrolled" }
+
+    /// ledger-relay's options; `--help` is generated from them.
+    public static let spec = ConfigurationSpec(
+        program: "ledger-relay",
+        summary: "Forwards ledgerd's durable journal to ledger-server in signed, compressed batches. "
+            + "See docs/RELAY.md.",
+        options: [
+            ConfigOption("config", env: "LEDGER_CONFIG", default: "/etc/ledger/ledger.conf", valueName: "FILE",
+                         help: "EnvironmentFile with LEDGER_*=value lines (shared with ledgerd)"),
+            ConfigOption("data-dir", env: "LEDGER_DATA_DIR", default: "/var/lib/ledger", valueName: "DIR",
+                         help: "ledgerd's data directory (read only)"),
+            ConfigOption("server", env: "LEDGER_SERVER", valueName: "URL",
+                         help: "ledger-server base URL, http:// or https:// (required)"),
+            ConfigOption("key", env: "LEDGER_RELAY_KEY", default: "/etc/ledger/host.key", valueName: "FILE",
+                         help: "the host's Ed25519 private key file (mode 0600)"),
+            ConfigOption("state-dir", env: "LEDGER_RELAY_STATE_DIR", default: "/var/lib/ledger-relay",
+                         valueName: "DIR", help: "cursor and status directory (point ledgerd's --relay-cursor "
+                            + "at DIR/cursor)"),
+            ConfigOption("enroll-token", env: "LEDGER_ENROLL_TOKEN", valueName: "TOKEN",
+                         help: "one-time token: register the host key on first contact, then never sent again"),
+            ConfigOption("ca-file", env: "LEDGER_CA_FILE", valueName: "FILE",
+                         help: "PEM CA bundle to trust for https (default: the system store)"),
+            ConfigOption("connect-timeout", env: "LEDGER_CONNECT_TIMEOUT", kind: .duration, default: "5s",
+                         help: "TCP and TLS connect timeout"),
+            ConfigOption("request-timeout", env: "LEDGER_REQUEST_TIMEOUT", kind: .duration, default: "30s",
+                         help: "whole-request timeout (upload, server commit, answer)"),
+            ConfigOption("batch-records", env: "LEDGER_BATCH_RECORDS", kind: .int, default: "1000",
+                         help: "most records in one batch"),
+            ConfigOption("batch-bytes", env: "LEDGER_BATCH_BYTES", kind: .byteSize, default: "4MiB",
+                         help: "most uncompressed bytes in one batch (a larger single record goes alone)"),
+            ConfigOption("linger", env: "LEDGER_LINGER", kind: .duration, default: "200ms",
+                         help: "how long a batch that is not full waits for more records"),
+            ConfigOption("backoff-initial", env: "LEDGER_BACKOFF_INITIAL", kind: .duration, default: "100ms",
+                         help: "first retry delay bound (doubles per failure, full jitter)"),
+            ConfigOption("backoff-max", env: "LEDGER_BACKOFF_MAX", kind: .duration, default: "30s",
+                         help: "cap of the retry delay"),
+            ConfigOption("compression-level", env: "LEDGER_COMPRESSION_LEVEL", kind: .int, default: "6",
+                         help: "zlib level 1 (fastest) to 9 (smallest)"),
+            ConfigOption("prepared-batches", env: "LEDGER_PREPARED_BATCHES", kind: .int, default: "4",
+                         help: "compressed, signed batches kept ready behind the one in flight"),
+            ConfigOption("progress-interval", env: "LEDGER_PROGRESS_INTERVAL", kind: .duration, default: "5s",
+                         help: "how often backlog progress is logged and the status file refreshed"),
+        ],
+        configFileOption: "config")
+
+    /// Builds the configuration from parsed options; throws for missing or invalid values.
+    public init(_ c: Configuration) throws {
+        guard let server = c.string("server"), !server.isEmpty else {
+            throw RelayError.configuration("--server URL (or LEDGER_SERVER) is required")
+        }
+        self.init(dataDirectory: c.string("data-dir") ?? "/var/lib/ledger", serverURL: server,
+                  keyPath: c.string("key") ?? "/etc/ledger/host.key",
+                  stateDirectory: c.string("state-dir") ?? "/var/lib/ledger-relay")
+        enrollToken = c.string("enroll-token").flatMap { $0.isEmpty ? nil : $0 }
+        caFile = c.string("ca-file").flatMap { $0.isEmpty ? nil : $0 }
+        connectTimeoutMillis = Self.millis(c.duration("connect-timeout")) ?? connectTimeoutMillis
+        requestTimeoutMillis = Self.millis(c.duration("request-timeout")) ?? requestTimeoutMillis
+        batchRecords = c.int("batch-records") ?? batchRecords
+        batchBytes = c.bytes("batch-bytes") ?? batchBytes
+        lingerMillis = Self.millis(c.duration("linger")) ?? lingerMillis
+        backoffInitialMillis = Self.millis(c.duration("backoff-initial")) ?? backoffInitialMillis
+        backoffMaxMillis = Self.millis(c.duration("backoff-max")) ?? backoffMaxMillis
+        compressionLevel = Int32(c.int("compression-level") ?? Int(compressionLevel))
+        preparedBatches = c.int("prepared-batches") ?? preparedBatches
+        progressIntervalMillis = Self.millis(c.duration("progress-interval")) ?? progressIntervalMillis
+        try validate()
+    }
+
+    /// Checks ranges that the option kinds cannot express.
+    public func validate() throws {
+        let lower = serverURL.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            throw RelayError.configuration("--server must be an http:// or https:// URL, not \(serverURL)")
+        }
+        guard batchRecords >= 1, batchRecords <= 1_000_000 else {
+            throw RelayError.configuration("--batch-records must be 1 to 1000000")
+        }
+        guard batchBytes >= 1024 else { throw RelayError.configuration("--batch-bytes must be at least 1KiB") }
+        guard (1...9).contains(compressionLevel) else {
+            throw RelayError.configuration("--compression-level must be 1 to 9")
+        }
+        guard preparedBatches >= 1, preparedBatches <= 64 else {
+            throw RelayError.configuration("--prepared-batches must be 1 to 64")
+        }
+        guard backoffInitialMillis >= 1, backoffMaxMillis >= backoffInitialMillis else {
+            throw RelayError.configuration("--backoff-initial must be at least 1ms and at most --backoff-max")
+        }
+        guard connectTimeoutMillis >= 1, requestTimeoutMillis >= 1 else {
+            throw RelayError.configuration("timeouts must be at least 1ms")
+        }
+    }
+
+    /// The base URL without trailing slashes, so paths can be appended.
+    var baseURL: String {
+        var url = serverURL
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
+
+    static func millis(_ duration: Duration?) -> Int? {
+        guard let duration else { return nil }
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1_000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,118 @@
+// The relay's HTTP/1.1 client: libcurl's easy interface, called directly.
+//
+// Why not URLSession: on Linux, FoundationNetworking gives no way to trust a
+// custom CA file (it sets CURLOPT_CAINFO only on Android) and no separate
+// connect timeout, both of which the relay needs; it also forces Data bodies
+// and completion-handler hops for what is a synchronous, one-request-at-a-time
+// loop here. One easy handle, reused, keeps one keep-alive connection open;
+// curl reconnects by itself after a failure. See docs/RELAY.md.
+
+internal import CCurl
+import LedgerPosix
+
+/// What came back from one request.
+enum HTTPOutcome: Equatable {
+    /// The server answered (any status). `body` is capped at `HTTPClient.maxResponseBytes`.
+    case response(status: Int, body: [UInt8])
+    /// No answer: connect failure, reset, timeout, TLS failure. `message` is curl's.
+    case failed(String)
+}
+
+/// A blocking HTTP client for one thread. Not thread-safe: each thread owns its own.
+final class HTTPClient {
+    /// Answers are small JSON documents; anything longer is cut (and only used in messages).
+    static let maxResponseBytes = 64 << 10
+
+    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    private let handle: UnsafeMutableRawPointer
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let sink = ResponseSink()
+
+    /// - Parameters:
+    ///   - caFile: PEM bundle to trust instead of the system store (https only).
+    init(connectTimeoutMillis: Int, requestTimeoutMillis: Int, caFile: String?) throws {
+        guard Self.globalInit, let handle = curl_easy_init() else {
+            throw RelayError.transport("curl_easy_init failed")
+        }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        var ok = true
+        ok = ok && ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer) == CURLE_OK
+        // Threads and signals: curl must not use SIGALRM for DNS timeouts in a threaded program.
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, requestTimeoutMillis) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1) == CURLE_OK
+        // Only http and https, and never follow a redirect: a batch goes where it was configured to.
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
+        if let caFile {
+            ok = ok && caFile.withCString { ccurl_setopt_pointer(handle, CURLOPT_CAINFO, $0) } == CURLE_OK
+        }
+        ok = ok && ccurl_setopt_write_function(handle, { data, size, count, context in
+            // SAFETY: `context` is the ResponseSink this client owns (set below) and outlives
+            // every transfer; `data` holds size*count bytes for the duration of the call.
+            let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if let data, sink.bytes.count < HTTPClient.maxResponseBytes {
+                let room = min(length, HTTPClient.maxResponseBytes - sink.bytes.count)
+                sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: room))
+            }
+            return length
+        }) == CURLE_OK
+        ok = ok && ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
+            == CURLE_OK
+        guard ok else {
+            curl_easy_cleanup(handle)
+            errorBuffer.deallocate()
+            throw RelayError.transport("libcurl refused an option: \(String(cString: errorBuffer))")
+        }
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// POSTs `body` to `url` with `headers` ("Name: value") and waits for the answer.
+    func post(url: String, headers: [String], body: UnsafeRawBufferPointer) -> HTTPOutcome {
+        sink.bytes.removeAll(keepingCapacity: true)
+        errorBuffer[0] = 0
+        var list: UnsafeMutablePointer<curl_slist>?
+        // "Expect:" turns off curl's 100-continue wait, which would add a round trip (or a
+        // 1 s stall) to every body above 1 MiB.
+        for header in headers + ["Expect:"] { list = curl_slist_append(list, header) }
+        defer { curl_slist_free_all(list) }
+        let code: CURLcode = url.withCString { urlPointer in
+            guard ccurl_setopt_pointer(handle, CURLOPT_URL, urlPointer) == CURLE_OK,
+                  ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK,
+                  ccurl_setopt_long(handle, CURLOPT_POST, 1) == CURLE_OK,
+                  ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) == CURLE_OK,
+                  // SAFETY: curl reads the body only during curl_easy_perform, inside this closure,
+                  // while `body` is valid. A zero-length body still needs a non-null pointer.
+                  ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafeRawPointer(errorBuffer))
+                    == CURLE_OK
+            else { return CURLE_FAILED_INIT }
+            return curl_easy_perform(handle)
+        }
+        // The header list is freed after this call: never leave curl pointing at it.
+        _ = ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, nil)
+        guard code == CURLE_OK else {
+            let detail = String(cString: errorBuffer)
+            let summary = String(cString: curl_easy_strerror(code))
+            return .failed(detail.isEmpty ? summary : "\(summary): \(detail)")
+        }
+        var status = 0
+        _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return .response(status: status, body: sink.bytes)
+    }
+}
+
+/// Collects a response body; reached from curl's C callback through an opaque pointer.
+private final class ResponseSink {
+    var bytes: [UInt8] = []
+}

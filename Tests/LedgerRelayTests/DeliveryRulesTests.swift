@@ -1,0 +1,82 @@
+@testable import LedgerRelay
+import Testing
+
+@Suite struct DeliveryRulesTests {
+    private func answer(_ status: Int, _ json: String = "") -> HTTPOutcome {
+        .response(status: status, body: Array(json.utf8))
+    }
+
+    @Test func onlyA2xxForTheSameRangeAdvancesTheCursor() {
+        #expect(ServerVerdict.classify(answer(200, #"{"status":"stored","last_host_seq":10}"#), lastHostSeq: 10)
+                == .delivered(replay: false))
+        #expect(ServerVerdict.classify(answer(200, #"{"status":"replay","last_host_seq":10}"#), lastHostSeq: 10)
+                == .delivered(replay: true))
+        guard case .stop(_, "RANGE_MISMATCH", _) = ServerVerdict.classify(
+            answer(200, #"{"status":"stored","last_host_seq":9}"#), lastHostSeq: 10) else {
+            Issue.record("a 2xx for another range must not advance the cursor")
+            return
+        }
+    }
+
+    @Test func transientFailuresAreRetried() {
+        for status in [408, 425, 429, 500, 502, 503, 504] {
+            guard case .retry = ServerVerdict.classify(answer(status), lastHostSeq: 1) else {
+                Issue.record("\(status) must be retried")
+                continue
+            }
+        }
+        guard case .retry = ServerVerdict.classify(.failed("connection refused"), lastHostSeq: 1) else {
+            Issue.record("no answer must be retried")
+            return
+        }
+    }
+
+    @Test func keyRevocationAndForkStopForwardingWithTheServersReason() {
+        let revoked = answer(403, #"{"error":{"code":"HOST_REVOKED","message":"host h is revoked"}}"#)
+        #expect(ServerVerdict.classify(revoked, lastHostSeq: 1)
+                == .stop(status: 403, code: "HOST_REVOKED", message: "host h is revoked"))
+        for status in [401, 409] {
+            guard case .stop(status, _, _) = ServerVerdict.classify(answer(status), lastHostSeq: 1) else {
+                Issue.record("\(status) must stop forwarding")
+                continue
+            }
+        }
+    }
+
+    @Test func aDamagedBatchIsRejectedNotSkipped() {
+        let damaged = answer(400, #"{"error":{"code":"BAD_COMPRESSION","message":"corrupt"}}"#)
+        #expect(ServerVerdict.classify(damaged, lastHostSeq: 1) == .rejected("400 BAD_COMPRESSION: corrupt"))
+    }
+
+    @Test func backoffGrowsExponentiallyWithFullJitterUpToTheCap() {
+        var backoff = Backoff(initialMillis: 100, capMillis: 30_000)
+        var generator = SystemRandomNumberGenerator()
+        var bounds: [Int] = []
+        for _ in 0..<12 {
+            let bound = backoff.currentBoundMillis
+            bounds.append(bound)
+            let delay = backoff.nextDelayMillis(using: &generator)
+            #expect(delay >= 0 && delay <= bound)
+        }
+        #expect(bounds.prefix(5) == [100, 200, 400, 800, 1600])
+        #expect(bounds.last == 30_000)
+        backoff.reset()
+        #expect(backoff.currentBoundMillis == 100)
+        for _ in 0..<100 { _ = backoff.nextDelayMillis(using: &generator) }
+        #expect(backoff.currentBoundMillis == 30_000)
+    }
+
+    @Test func statusDocumentRoundTripsForLedgerctl() {
+        var status = RelayStatus()
+        status.state = .stopped
+        status.reason = "403 HOST_REVOKED: host h is revoked"
+        status.ackedHostSeq = 500
+        status.durableHostSeq = 1000
+        status.lastError = status.reason
+        let decoded = RelayStatus.decode(status.encoded())
+        #expect(decoded?.state == .stopped)
+        #expect(decoded?.reason == status.reason)
+        #expect(decoded?.recordsBehind == 500)
+        #expect(decoded?.summaryLines().first == "relay         stopped: 403 HOST_REVOKED: host h is revoked")
+    }
+}
