@@ -49,7 +49,8 @@ let package = Package(
             dependencies: ["LedgerCore", "LedgerPosix", "CSQLite", "CMicroHTTPD", "CLibPQ"],
             swiftSettings: swift5),
         .target(
-            name: "LedgerCLI", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal"], swiftSettings: swift5),
+            name: "LedgerCLI", dependencies: ["LedgerCore", "LedgerPosix", "LedgerJournal", "LedgerRelay"],
+            swiftSettings: swift5),
 
         // Executables: parse flags, call into the libraries.
         .executableTarget(name: "ledgerd", dependencies: ["LedgerDaemon", "LedgerPosix"], swiftSettings: swift5),

@@ -176,6 +176,11 @@ struct RelayEndToEndTests {
         #expect(try stack.journalRecordCount() == first + more)
         #expect(stack.relay?.isRunning == true)
         #expect(stack.relay?.log.contains("forwarding stopped") == true)
+        // The operator sees why in `ledgerctl status`, next to the daemon's own backlog.
+        let (statusCode, statusText) = try runTool("ledgerctl", ["status", "--socket", stack.socketPath])
+        #expect(statusCode == 0)
+        #expect(statusText.contains("relay         stopped: 403 HOST_REVOKED"), "\(statusText)")
+        #expect(statusText.contains("unforwarded backlog \(more) records"), "\(statusText)")
     }
 
     @Test func tamperedBatchIsRejectedAndTheCursorDoesNotAdvance() throws {

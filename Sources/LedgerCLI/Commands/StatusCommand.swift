@@ -1,5 +1,6 @@
 import LedgerCore
 import LedgerPosix
+import LedgerRelay
 
 /// `ledgerctl status`: asks ledgerd's admin socket for its status document.
 enum StatusCommand {
@@ -97,6 +98,14 @@ enum StatusCommand {
             } else {
                 lines.append("upstream      acked host_seq \(text("upstream", "acked_host_seq")), unforwarded backlog "
                     + "\(text("upstream", "unforwarded_records")) records")
+                // The relay keeps its status next to its cursor (docs/RELAY.md).
+                let cursor = text("upstream", "relay_cursor")
+                if let slash = cursor.lastIndex(of: "/"),
+                   let relay = RelayStatus.read(stateDirectory: String(cursor[..<slash])) {
+                    lines += relay.summaryLines()
+                } else {
+                    lines.append("relay         no status file next to \(cursor) (is ledger-relay running?)")
+                }
             }
             lines.append("records       accepted \(text("records", "accepted")), retries answered \(text("records", "deduplicated")), "
                 + "responses dropped \(text("records", "responses_dropped"))")

@@ -35,6 +35,9 @@ extension EventLoop {
         upstream.number("unforwarded_records",
                         configuration.retention.standalone ? 0 : progress.durable - min(progress.durable, acked ?? 0))
         upstream.number("retain_seconds", UInt64(configuration.retention.retainMicros / 1_000_000))
+        if !configuration.retention.standalone {
+            upstream.string("relay_cursor", configuration.retention.relayCursorPath)
+        }
         o.object("upstream", upstream)
 
         var records = JSONObjectWriter()
