@@ -47,9 +47,9 @@ extension JSONParser {
         } else {
             for i in 0..<(pos - start) { prefix |= UInt64(base[start + i]) << (56 - 8 * UInt64(i)) }
         }
-        tape.nodes.append(JSONNode(kind: .string, flags: flags, start: UInt32(start), end: UInt32(pos),
-                                   next: UInt32(tape.nodes.count + 1), count: UInt32(truncatingIfNeeded: prefix >> 32),
-                                   aux: UInt32(truncatingIfNeeded: prefix)))
+        appendNode(JSONNode(kind: .string, flags: flags, start: UInt32(start), end: UInt32(pos),
+                            next: UInt32(nodeCount + 1), count: UInt32(truncatingIfNeeded: prefix >> 32),
+                            aux: UInt32(truncatingIfNeeded: prefix)))
         pos += 1
     }
 
@@ -136,27 +136,29 @@ extension JSONParser {
 
     /// Sorts the member names pending from `mark` in RFC 8785 order and rejects duplicates.
     mutating func sortAndCheckNames(from mark: Int) throws(JSONError) {
-        let nodes = tape.nodes
+        let nodes = UnsafePointer(self.nodes)
         let bytes = UnsafeRawBufferPointer(start: base, count: count)
-        let end = pendingMembers.count
-        if end - mark <= 16 {
+        // SAFETY: pending[mark..<pendingCount] are initialized; nothing else writes them here.
+        var names = UnsafeMutableBufferPointer(start: pending + mark, count: pendingCount - mark)
+        if names.count <= 16 {
             // Insertion sort in place: events have a handful of members; no allocation.
-            for i in (mark + 1)..<end {
-                let name = pendingMembers[i]
+            for i in 1..<names.count {
+                let name = names[i]
+                let node = nodes[Int(name)]
                 var j = i
-                while j > mark, JSONKeyOrder.compare(nodes[Int(name)], nodes[Int(pendingMembers[j - 1])], bytes) < 0 {
-                    pendingMembers[j] = pendingMembers[j - 1]
+                while j > 0, JSONKeyOrder.compare(node, nodes[Int(names[j - 1])], bytes) < 0 {
+                    names[j] = names[j - 1]
                     j -= 1
                 }
-                pendingMembers[j] = name
+                names[j] = name
             }
         } else {
-            pendingMembers[mark...].sort { JSONKeyOrder.compare(nodes[Int($0)], nodes[Int($1)], bytes) < 0 }
+            names.sort { JSONKeyOrder.compare(nodes[Int($0)], nodes[Int($1)], bytes) < 0 }
         }
-        for i in (mark + 1)..<end
-        where JSONKeyOrder.compare(nodes[Int(pendingMembers[i - 1])], nodes[Int(pendingMembers[i])], bytes) == 0 {
+        for i in 1..<names.count
+        where JSONKeyOrder.compare(nodes[Int(names[i - 1])], nodes[Int(names[i])], bytes) == 0 {
             // Report at the later occurrence in the document.
-            let node = nodes[Int(max(pendingMembers[i - 1], pendingMembers[i]))]
+            let node = nodes[Int(max(names[i - 1], names[i]))]
             let name = String(decoding: JSONKeyOrder.decoded(node, bytes), as: UTF8.self)
             throw JSONError(.duplicateName, at: Int(node.start) - 1, "duplicate member name \"\(name)\"")
         }
@@ -171,6 +173,7 @@ extension JSONParser {
 /// RFC 8785 §3.2.3: member names sort by their UTF-16 code units.
 public enum JSONKeyOrder {
     /// Compares two string nodes by the UTF-16 code units of their decoded values.
+    @inline(__always)
     static func compare(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
         if !a.hasEscapes, !b.hasEscapes {
             // String nodes carry their first eight raw bytes (big-endian, zero-padded; raw
@@ -180,10 +183,21 @@ public enum JSONKeyOrder {
                 if prefixA != prefixB { return prefixA < prefixB ? -1 : 1 }
                 if a.end - a.start <= 8, b.end - b.start <= 8 { return 0 }
             }
-            // SAFETY: string node offsets lie inside `bytes`.
-            return compareUTF8(UnsafeRawBufferPointer(rebasing: bytes[Int(a.start)..<Int(a.end)]),
-                               UnsafeRawBufferPointer(rebasing: bytes[Int(b.start)..<Int(b.end)]))
+            return compareRaw(a, b, bytes)
         }
+        return compareDecoded(a, b, bytes)
+    }
+
+    /// The slow paths of `compare`, out of line so the prefix test inlines small.
+    @inline(never)
+    static func compareRaw(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
+        // SAFETY: string node offsets lie inside `bytes`.
+        compareUTF8(UnsafeRawBufferPointer(rebasing: bytes[Int(a.start)..<Int(a.end)]),
+                    UnsafeRawBufferPointer(rebasing: bytes[Int(b.start)..<Int(b.end)]))
+    }
+
+    @inline(never)
+    static func compareDecoded(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
         let left = decoded(a, bytes), right = decoded(b, bytes)
         return left.withUnsafeBytes { l in right.withUnsafeBytes { r in compareUTF8(l, r) } }
     }
