@@ -18,8 +18,14 @@ extension JSONParser {
             // bytes is '"', '\\', below 0x20 or at/above 0x80.
             while pos &+ 8 <= count {
                 // SAFETY: pos+8 <= count; loadUnaligned tolerates any alignment.
-                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                if Self.hasSpecialByte(word) { break }
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
+                let special = Self.specialBytes(word)
+                if special != 0 {
+                    // Jump straight to the first special byte instead of stepping to it
+                    // one byte (and one more word test) at a time.
+                    pos &+= special.trailingZeroBitCount &>> 3
+                    break
+                }
                 pos &+= 8
             }
             guard pos < count else {
@@ -41,9 +47,11 @@ extension JSONParser {
         // The first eight bytes, big-endian and zero-padded, let member names be ordered by
         // one integer comparison in the common case (see JSONKeyOrder.compare).
         var prefix: UInt64 = 0
-        if pos - start >= 8 {
-            // SAFETY: start+8 <= pos <= count.
-            prefix = UInt64(bigEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+        let length = pos - start
+        if start &+ 8 <= count {
+            // SAFETY: start+8 <= count; bytes past the string's end are masked off.
+            let raw = UInt64(bigEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+            prefix = length >= 8 ? raw : (length == 0 ? 0 : raw & ~(UInt64.max &>> UInt64(8 * length)))
         } else {
             for i in 0..<(pos - start) { prefix |= UInt64(base[start + i]) << (56 - 8 * UInt64(i)) }
         }
@@ -53,15 +61,18 @@ extension JSONParser {
         pos += 1
     }
 
+    /// A mask with the high bit set in each byte of `word` (little-endian) that is '"',
+    /// '\\', below 0x20 or at/above 0x80. Bytes above the first flagged one may be
+    /// flagged falsely (borrows), so only the lowest set bit is meaningful.
     @inline(__always)
-    static func hasSpecialByte(_ word: UInt64) -> Bool {
+    static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         let quote = hasZeroByte(word ^ (ones &* 0x22))
         let backslash = hasZeroByte(word ^ (ones &* 0x5C))
         let control = (word &- ones &* 0x20) & ~word & highs
-        return (quote | backslash | control | (word & highs)) != 0
+        return quote | backslash | control | (word & highs)
     }
 
     /// Validates one escape sequence at `pos` (the backslash) and moves past it.
