@@ -84,23 +84,37 @@ public enum RecordField: Int, CaseIterable, Sendable {
 
     /// Looks a member name up by its raw (escape-free) bytes.
     static func lookup(_ name: UnsafeRawBufferPointer) -> RecordField? {
-        // Dispatch on length and first byte first: this runs for every member of every event.
+        // The cases are in byte order, so a first letter selects a contiguous run of them;
+        // no tables, hence no lazy-global checks or reference counting per member.
         guard name.count >= 2, name.count <= 14 else { return nil }
-        for field in candidates[Int(name[0])] {
-            let bytes = fieldNames[field.rawValue]
-            if bytes.count == name.count, bytes.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }) {
+        let range: ClosedRange<Int>
+        switch name[0] {
+        case UInt8(ascii: "a"): range = RecordField.actionInput.rawValue...RecordField.agentID.rawValue
+        case UInt8(ascii: "c"): range = RecordField.captureMethod.rawValue...RecordField.captureMethod.rawValue
+        case UInt8(ascii: "d"): range = RecordField.durationMS.rawValue...RecordField.durationMS.rawValue
+        case UInt8(ascii: "e"): range = RecordField.errorMessage.rawValue...RecordField.errorMessage.rawValue
+        case UInt8(ascii: "h"): range = RecordField.hash.rawValue...RecordField.hostSeq.rawValue
+        case UInt8(ascii: "i"): range = RecordField.id.rawValue...RecordField.id.rawValue
+        case UInt8(ascii: "l"): range = RecordField.labels.rawValue...RecordField.labels.rawValue
+        case UInt8(ascii: "m"): range = RecordField.metadata.rawValue...RecordField.metadata.rawValue
+        case UInt8(ascii: "o"): range = RecordField.origin.rawValue...RecordField.origin.rawValue
+        case UInt8(ascii: "p"): range = RecordField.prevHash.rawValue...RecordField.prevHash.rawValue
+        case UInt8(ascii: "r"): range = RecordField.receivedAt.rawValue...RecordField.receivedAt.rawValue
+        case UInt8(ascii: "s"): range = RecordField.schemaVersion.rawValue...RecordField.source.rawValue
+        case UInt8(ascii: "t"): range = RecordField.timestamp.rawValue...RecordField.timestamp.rawValue
+        default: return nil
+        }
+        for rawValue in range {
+            let field = RecordField(rawValue: rawValue)!
+            let quoted = field.quotedName  // "name":
+            // SAFETY: quoted holds the name between offsets 1 and count - 2.
+            if quoted.utf8CodeUnitCount - 3 == name.count,
+               memcmp(quoted.utf8Start + 1, name.baseAddress!, name.count) == 0 {
                 return field
             }
         }
         return nil
     }
-
-    private static let fieldNames: [[UInt8]] = allCases.map { Array($0.name.utf8) }
-    private static let candidates: [[RecordField]] = {
-        var table = [[RecordField]](repeating: [], count: 256)
-        for field in allCases { table[Int(field.name.utf8.first!)].append(field) }
-        return table
-    }()
 }
 
 /// The well-known values of `action_status`.
