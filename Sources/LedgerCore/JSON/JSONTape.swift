@@ -141,7 +141,12 @@ public struct JSONTape: Sendable {
 
     /// The decoded string value of a string node.
     public func string(_ index: Int, bytes: UnsafeRawBufferPointer) -> String {
-        String(decoding: stringBytes(index, bytes: bytes), as: UTF8.self)
+        let node = self[index]
+        // Escape-free (nearly all): straight from the input, without an intermediate array.
+        if node.kind == .string, !node.hasEscapes {
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(node.start)..<Int(node.end)]), as: UTF8.self)
+        }
+        return String(decoding: stringBytes(index, bytes: bytes), as: UTF8.self)
     }
 
     /// The value of a number node.

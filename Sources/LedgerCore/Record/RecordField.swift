@@ -84,36 +84,54 @@ public enum RecordField: Int, CaseIterable, Sendable {
 
     /// Looks a member name up by its raw (escape-free) bytes.
     static func lookup(_ name: UnsafeRawBufferPointer) -> RecordField? {
-        // The cases are in byte order, so a first letter selects a contiguous run of them;
-        // no tables, hence no lazy-global checks or reference counting per member.
-        guard name.count >= 2, name.count <= 14 else { return nil }
-        let range: ClosedRange<Int>
-        switch name[0] {
-        case UInt8(ascii: "a"): range = RecordField.actionInput.rawValue...RecordField.agentID.rawValue
-        case UInt8(ascii: "c"): range = RecordField.captureMethod.rawValue...RecordField.captureMethod.rawValue
-        case UInt8(ascii: "d"): range = RecordField.durationMS.rawValue...RecordField.durationMS.rawValue
-        case UInt8(ascii: "e"): range = RecordField.errorMessage.rawValue...RecordField.errorMessage.rawValue
-        case UInt8(ascii: "h"): range = RecordField.hash.rawValue...RecordField.hostSeq.rawValue
-        case UInt8(ascii: "i"): range = RecordField.id.rawValue...RecordField.id.rawValue
-        case UInt8(ascii: "l"): range = RecordField.labels.rawValue...RecordField.labels.rawValue
-        case UInt8(ascii: "m"): range = RecordField.metadata.rawValue...RecordField.metadata.rawValue
-        case UInt8(ascii: "o"): range = RecordField.origin.rawValue...RecordField.origin.rawValue
-        case UInt8(ascii: "p"): range = RecordField.prevHash.rawValue...RecordField.prevHash.rawValue
-        case UInt8(ascii: "r"): range = RecordField.receivedAt.rawValue...RecordField.receivedAt.rawValue
-        case UInt8(ascii: "s"): range = RecordField.schemaVersion.rawValue...RecordField.source.rawValue
-        case UInt8(ascii: "t"): range = RecordField.timestamp.rawValue...RecordField.timestamp.rawValue
+        // Length and at most two bytes select the one candidate; a single comparison
+        // confirms it. No tables, hence no lazy-global checks or reference counting.
+        let count = name.count
+        guard count >= 2, count <= 14 else { return nil }
+        let first = name[0]
+        let candidate: RecordField
+        switch count {
+        case 2: candidate = .id
+        case 4: candidate = .hash
+        case 6: candidate = first == UInt8(ascii: "l") ? .labels : first == UInt8(ascii: "o") ? .origin : .source
+        case 7: candidate = .hostID
+        case 8:
+            switch first {
+            case UInt8(ascii: "a"): candidate = .agentID
+            case UInt8(ascii: "h"): candidate = .hostSeq
+            case UInt8(ascii: "m"): candidate = .metadata
+            default: candidate = .sequence
+            }
+        case 9: candidate = first == UInt8(ascii: "p") ? .prevHash : .timestamp
+        case 10: candidate = .sessionID
+        case 11:
+            switch first {
+            case UInt8(ascii: "a"): candidate = name[7] == UInt8(ascii: "n") ? .actionName : .actionType
+            case UInt8(ascii: "d"): candidate = .durationMS
+            default: candidate = .receivedAt
+            }
+        case 12: candidate = .actionInput
+        case 13:
+            switch first {
+            case UInt8(ascii: "a"): candidate = name[7] == UInt8(ascii: "o") ? .actionOutput : .actionStatus
+            default: candidate = .errorMessage
+            }
+        case 14: candidate = first == UInt8(ascii: "c") ? .captureMethod : .schemaVersion
         default: return nil
         }
-        for rawValue in range {
-            let field = RecordField(rawValue: rawValue)!
-            let quoted = field.quotedName  // "name":
-            // SAFETY: quoted holds the name between offsets 1 and count - 2.
-            if quoted.utf8CodeUnitCount - 3 == name.count,
-               memcmp(quoted.utf8Start + 1, name.baseAddress!, name.count) == 0 {
-                return field
-            }
+        let quoted = candidate.quotedName  // "name":
+        guard quoted.utf8CodeUnitCount - 3 == count else { return nil }
+        // SAFETY: quoted holds the name's `count` bytes from offset 1; name holds `count`.
+        let expected = UnsafeRawPointer(quoted.utf8Start + 1)
+        let actual = name.baseAddress!
+        if count >= 8 {
+            // Two overlapping 8-byte words cover 8 to 16 bytes.
+            let equal = expected.loadUnaligned(as: UInt64.self) == actual.loadUnaligned(as: UInt64.self)
+                && expected.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                    == actual.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            return equal ? candidate : nil
         }
-        return nil
+        return memcmp(expected, actual, count) == 0 ? candidate : nil
     }
 }
 
