@@ -17,6 +17,12 @@ enum SQLiteSchema {
         PRAGMA wal_autocheckpoint=16384;
         """
 
+    /// The one statement of the ingest hot loop (SQLiteTransaction.insert binds it by position).
+    static let insertRecord = """
+        INSERT INTO records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type,
+                            action_status, ts, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        """
+
     static let version1 = """
         CREATE TABLE IF NOT EXISTS records(
             pos INTEGER PRIMARY KEY,

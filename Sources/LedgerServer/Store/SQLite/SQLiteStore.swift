@@ -38,7 +38,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try writer.perform { tx in try RelayBatchApplier.apply(batch, in: tx) }
     }
 
-    public func appendDirect(hostID: String, records: [IngestRecord]) throws {
+    public func appendDirect(hostID: String, records: IngestRows) throws {
         let now = nowMicros()
         try writer.perform { tx in try tx.appendSealed(hostID: hostID, records: records, nowMicros: now) }
     }

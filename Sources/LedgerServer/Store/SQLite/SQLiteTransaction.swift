@@ -24,18 +24,33 @@ struct SQLiteTransaction: StoreTransaction {
         return ChainHead(sequence: UInt64(stmt.int(0)), hash: hash)
     }
 
-    func insert(_ record: IngestRecord) throws {
-        let stmt = try db.statement("""
-            INSERT INTO records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type,
-                                action_status, ts, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-            """)
-        let facts = record.facts
-        stmt.bind(1, facts.id).bind(2, facts.hostID).bind(3, facts.agentID)
-            .bind(4, Int64(facts.sequence)).bind(5, Int64(facts.hostSeq))
-        _ = facts.hash.withUnsafeBytes { stmt.bind(6, $0) }
-        stmt.bind(7, facts.sessionID).bind(8, facts.actionType).bind(9, facts.actionStatus)
-            .bind(10, record.timestampMicros).bind(11, record.line)
-        try stmt.run()
+    func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws {
+        guard !range.isEmpty else { return }
+        let stmt = try db.statement(SQLiteSchema.insertRecord)
+        let hostBytes = Array(hostID.utf8)
+        try hostBytes.withUnsafeBytes { host in
+            try rows.bytes.withUnsafeBytes { bytes in
+                // SAFETY: every pointer bound below (SQLITE_STATIC, no copy) points into `bytes` or `host`,
+                // both alive for this closure (host ids are ≥ 1 byte, so `host` has a base); each row is stepped to completion before the next binding,
+                // and the bindings are cleared before the closure returns.
+                defer { stmt.reset() }
+                stmt.bindStatic(2, text: host, ByteSpan(start: 0, count: Int32(host.count)))
+                for index in range {
+                    let row = rows.rows[index]
+                    stmt.bindStatic(1, text: bytes, row.id)
+                    stmt.bindStatic(3, text: bytes, rows.agentSpans[Int(row.agent)])
+                    stmt.bind(4, Int64(row.sequence))
+                    stmt.bind(5, Int64(row.hostSeq))
+                    withUnsafeBytes(of: row.hash) { _ = stmt.bind(6, $0) }  // 32 bytes, copied (TRANSIENT)
+                    stmt.bindStatic(7, text: bytes, row.sessionID)
+                    stmt.bindStatic(8, text: bytes, row.actionType)
+                    stmt.bindStatic(9, text: bytes, row.actionStatus)
+                    stmt.bind(10, row.timestampMicros)
+                    stmt.bindStatic(11, blob: bytes, row.line)
+                    try stmt.runAndRewind()
+                }
+            }
+        }
     }
 
     func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
