@@ -140,11 +140,6 @@ final class SQLiteStatement {
         }
     }
 
-    /// Binds `count` bytes at `text` as UTF-8 text without copying.
-    func bindStatic(_ index: Int32, text: UnsafeRawPointer, count: Int) {
-        sqlite3_bind_text(stmt, index, text.assumingMemoryBound(to: CChar.self), Int32(count), nil)
-    }
-
     /// Binds `span` of `bytes` as a blob without copying.
     func bindStatic(_ index: Int32, blob bytes: UnsafeRawBufferPointer, _ span: ByteSpan) {
         let base = bytes.baseAddress.map { UnsafeRawPointer($0 + Int(span.start)) } ?? UnsafeRawPointer(bitPattern: 1)!

@@ -26,31 +26,50 @@ struct SQLiteTransaction: StoreTransaction {
 
     func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws {
         guard !range.isEmpty else { return }
-        let stmt = try db.statement(SQLiteSchema.insertRecord)
+        let width = SQLiteSchema.rowsPerInsert
+        let full = try db.statement(SQLiteSchema.insertRecordsFull)
+        let one = try db.statement(SQLiteSchema.insertRecordOne)
         let hostBytes = Array(hostID.utf8)
         try hostBytes.withUnsafeBytes { host in
             try rows.bytes.withUnsafeBytes { bytes in
                 // SAFETY: every pointer bound below (SQLITE_STATIC, no copy) points into `bytes` or `host`,
-                // both alive for this closure (host ids are ≥ 1 byte, so `host` has a base); each row is stepped to completion before the next binding,
-                // and the bindings are cleared before the closure returns.
-                defer { stmt.reset() }
-                stmt.bindStatic(2, text: host, ByteSpan(start: 0, count: Int32(host.count)))
-                for index in range {
-                    let row = rows.rows[index]
-                    stmt.bindStatic(1, text: bytes, row.id)
-                    stmt.bindStatic(3, text: bytes, rows.agentSpans[Int(row.agent)])
-                    stmt.bind(4, Int64(row.sequence))
-                    stmt.bind(5, Int64(row.hostSeq))
-                    withUnsafeBytes(of: row.hash) { _ = stmt.bind(6, $0) }  // 32 bytes, copied (TRANSIENT)
-                    stmt.bindStatic(7, text: bytes, row.sessionID)
-                    stmt.bindStatic(8, text: bytes, row.actionType)
-                    stmt.bindStatic(9, text: bytes, row.actionStatus)
-                    stmt.bind(10, row.timestampMicros)
-                    stmt.bindStatic(11, blob: bytes, row.line)
-                    try stmt.runAndRewind()
+                // both alive for this closure (host ids are ≥ 1 byte, so `host` has a base); each statement
+                // is stepped to completion before its next binding, and both are reset (bindings cleared)
+                // before the closure returns.
+                defer {
+                    full.reset()
+                    one.reset()
+                }
+                var index = range.lowerBound
+                while range.upperBound - index >= width {
+                    for slot in 0..<width { bind(full, slot: slot, rows, rows.rows[index + slot], bytes, host) }
+                    try full.runAndRewind()
+                    index += width
+                }
+                while index < range.upperBound {
+                    bind(one, slot: 0, rows, rows.rows[index], bytes, host)
+                    try one.runAndRewind()
+                    index += 1
                 }
             }
         }
+    }
+
+    /// Binds one row to parameters `slot * 11 + 1 … slot * 11 + 11` of `stmt`.
+    private func bind(_ stmt: SQLiteStatement, slot: Int, _ rows: IngestRows, _ row: IngestRow,
+                      _ bytes: UnsafeRawBufferPointer, _ host: UnsafeRawBufferPointer) {
+        let p = Int32(slot * SQLiteSchema.columnsPerRow)
+        stmt.bindStatic(p + 1, text: bytes, row.id)
+        stmt.bindStatic(p + 2, text: host, ByteSpan(start: 0, count: Int32(host.count)))
+        stmt.bindStatic(p + 3, text: bytes, rows.agentSpans[Int(row.agent)])
+        stmt.bind(p + 4, Int64(row.sequence))
+        stmt.bind(p + 5, Int64(row.hostSeq))
+        withUnsafeBytes(of: row.hash) { _ = stmt.bind(p + 6, $0) }  // 32 bytes, copied (TRANSIENT)
+        stmt.bindStatic(p + 7, text: bytes, row.sessionID)
+        stmt.bindStatic(p + 8, text: bytes, row.actionType)
+        stmt.bindStatic(p + 9, text: bytes, row.actionStatus)
+        stmt.bind(p + 10, row.timestampMicros)
+        stmt.bindStatic(p + 11, blob: bytes, row.line)
     }
 
     func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
