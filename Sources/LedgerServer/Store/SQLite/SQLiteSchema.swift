@@ -53,7 +53,6 @@ enum SQLiteSchema {
         CREATE INDEX IF NOT EXISTS records_id ON records(id);
         CREATE INDEX IF NOT EXISTS records_agent ON records(agent_id);
         CREATE INDEX IF NOT EXISTS records_session ON records(session_id) WHERE session_id IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
         CREATE TABLE IF NOT EXISTS chains(
             host_id TEXT NOT NULL,
             agent_id TEXT NOT NULL,
