@@ -54,7 +54,7 @@ enum CoreBench {
         canonicalOut.reserveCapacity(1 << 20)
 
         var start = monotonicSeconds()
-        for i in 0..<(phase == "record" ? 0 : count) {
+        for i in 0..<(phase == "both" || phase == "canon" ? count : 0) {
             events[i % distinct].withUnsafeBytes { bytes in
                 try! tape.parse(bytes)
                 CanonicalJSON.write(tape, 0, bytes: bytes, into: &canonicalOut)
@@ -64,7 +64,7 @@ enum CoreBench {
         let canonSeconds = monotonicSeconds() - start
 
         start = monotonicSeconds()
-        for i in 0..<(phase == "canon" ? 0 : count) {
+        for i in 0..<(phase == "both" || phase == "record" ? count : 0) {
             _ = events[i % distinct].withUnsafeBytes { bytes in
                 try! builder.append(bytes, receivedAtMicros: 1_771_324_200_000_000 + Int64(i),
                                     origin: .unix(uid: 1000, gid: 1000, pid: 4242), chains: &chains, into: &out)
@@ -72,9 +72,35 @@ enum CoreBench {
             if out.count > 1 << 20 { out.removeAll(keepingCapacity: true) }
         }
         let recordSeconds = monotonicSeconds() - start
+
+        // What the server and `ledgerctl verify` do per record: parse, validate, check the
+        // canonical form and recompute the hash.
+        var sealed: [[UInt8]] = []
+        var sealChains = HostChains(hostID: "bench-host")
+        for i in 0..<(phase == "read" || phase == "both" ? distinct : 0) {
+            var line: [UInt8] = []
+            _ = events[i].withUnsafeBytes { bytes in
+                try! builder.append(bytes, receivedAtMicros: 1_771_324_200_000_000 + Int64(i),
+                                    origin: .unix(uid: 1000, gid: 1000, pid: 4242), chains: &sealChains, into: &line)
+            }
+            sealed.append(line)
+        }
+        let reader = RecordReader()
+        start = monotonicSeconds()
+        for i in 0..<(sealed.isEmpty ? 0 : count) {
+            _ = sealed[i % distinct].withUnsafeBytes { try! reader.read($0) }
+        }
+        let readSeconds = monotonicSeconds() - start
         print("core: \(count) events of 400 bytes, one thread")
-        print("  parse + canonicalize:                   \(Int(Double(count) / canonSeconds)) events/s")
-        print("  parse + validate + seal (chain, SHA-256): \(Int(Double(count) / recordSeconds)) events/s")
+        if phase == "both" || phase == "canon" {
+            print("  parse + canonicalize:                      \(Int(Double(count) / canonSeconds)) events/s")
+        }
+        if phase == "both" || phase == "record" {
+            print("  parse + validate + seal (chain, SHA-256):  \(Int(Double(count) / recordSeconds)) events/s")
+        }
+        if phase == "both" || phase == "read" {
+            print("  read a record back (canonical + hash check): \(Int(Double(count) / readSeconds)) records/s")
+        }
     }
 }
 

@@ -8,7 +8,7 @@ let usage = """
 
     commands:
       corpus --count N [--size BYTES | --varied] [--seed S]   write N events as NDJSON to stdout (Corpus.swift)
-      core [--count N] [--phase canon|record|both]           in-process: parse, validate, chain, hash (CoreBench.swift)
+      core [--count N] [--phase canon|record|read|both]      in-process: canonicalize, seal, read back (CoreBench.swift)
       daemon    drive ledgerd over its socket with N concurrent writers (DaemonBench.swift)
       server    send signed, compressed batches from N simulated hosts to ledger-server (ServerBench.swift)
     """
