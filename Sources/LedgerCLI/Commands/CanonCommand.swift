@@ -27,30 +27,20 @@ enum CanonCommand {
         var input = InputStream(fd: 0)
         var output = OutputStream(fd: 1)
         var splitter = LineSplitter(maxLineBytes: 64 << 20)
-        var tape = JSONTape()
-        var lineNumber = 0
-        var failures = 0
+        var canonicalizer = LineCanonicalizer()
         var inputBytes = 0
-        func handle(_ line: UnsafeRawBufferPointer) {
-            lineNumber += 1
-            do {
-                try tape.parse(line)
-                CanonicalJSON.write(tape, 0, bytes: line, into: &output.buffer)
-                output.buffer.append(UInt8(ascii: "\n"))
-                output.flushIfFull()
-            } catch {
-                failures += 1
-                printError("ledgerctl canon: line \(lineNumber): \(error.reason.rawValue): \(error)")
-            }
-        }
         var tooLong = false
         try input.forEachChunk { chunk in
             inputBytes += chunk.count
-            return splitter.feed(chunk, tooLong: { tooLong = true }) { handle($0); return true }
+            return splitter.feed(chunk, tooLong: { tooLong = true }) {
+                canonicalizer.handle($0, into: &output)
+                return true
+            }
         }
-        if tooLong { throw CLIError("ledgerctl canon: line \(lineNumber + 1) is longer than 64 MiB") }
-        if !splitter.remainder.isEmpty { splitter.remainder.withUnsafeBytes { handle($0) } }
+        if tooLong { throw CLIError("ledgerctl canon: line \(canonicalizer.lineNumber + 1) is longer than 64 MiB") }
+        if !splitter.remainder.isEmpty { splitter.remainder.withUnsafeBytes { canonicalizer.handle($0, into: &output) } }
         output.flush()
+        let lineNumber = canonicalizer.lineNumber, failures = canonicalizer.failures
         if stats {
             let seconds = max(Double(SystemClock.monotonicNanoseconds() - started) / 1e9, 1e-9)
             let mib = Double(inputBytes) / 1_048_576
@@ -58,6 +48,27 @@ enum CanonCommand {
                        + "\(Int(Double(lineNumber) / seconds)) lines/s, \(format(mib / seconds)) MiB/s")
         }
         return failures == 0 ? 0 : 1
+    }
+}
+
+/// The per-line work of `canon`, as a struct so that the hot loop touches plain stored
+/// properties (a local function capturing variables boxed them and retained on every line).
+struct LineCanonicalizer {
+    var tape = JSONTape()
+    var lineNumber = 0
+    var failures = 0
+
+    mutating func handle(_ line: UnsafeRawBufferPointer, into output: inout OutputStream) {
+        lineNumber += 1
+        do {
+            try tape.parse(line)
+            CanonicalJSON.write(tape, 0, bytes: line, into: &output.buffer)
+            output.buffer.append(UInt8(ascii: "\n"))
+            output.flushIfFull()
+        } catch {
+            failures += 1
+            printError("ledgerctl canon: line \(lineNumber): \(error.reason.rawValue): \(error)")
+        }
     }
 }
 
