@@ -53,8 +53,9 @@ final class PostgresConnection {
     /// Opens a connection from a libpq URI or keyword string (postgres://user@host:port/db).
     init(url: String, connectTimeoutSeconds: Int = 5) throws {
         // connect_timeout bounds how long a request waits while the database is down.
-        let keywords = ["dbname", "connect_timeout", "application_name"]
-        let values = [url, String(connectTimeoutSeconds), "ledger-server"]
+        // Keywords after dbname override the URL's; notices (IF NOT EXISTS skips) are not for operators.
+        let keywords = ["dbname", "connect_timeout", "application_name", "options"]
+        let values = [url, String(connectTimeoutSeconds), "ledger-server", "-c client_min_messages=warning"]
         // SAFETY: the C strings live until PQconnectdbParams returns (withArrayOfCStrings).
         let conn: OpaquePointer? = withArrayOfCStrings(keywords) { keys in
             withArrayOfCStrings(values) { vals in PQconnectdbParams(keys, vals, 1) }
