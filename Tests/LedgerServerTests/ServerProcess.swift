@@ -39,6 +39,8 @@ final class ServerProcess {
         } else {
             self.database = ""
         }
+        // Tests keep files here (exports); with PostgreSQL the server itself creates nothing in it.
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         port = try ServerProcess.freePort()
         process.executableURL = ServerProcess.binaryDirectory.appendingPathComponent("ledger-server")
         process.arguments = ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:\(port)", "--host-id", hostID,
