@@ -71,7 +71,8 @@ public final class LedgerServer: @unchecked Sendable {
         guard settings.database.isEmpty else {
             throw ServerError.usage("--database must be a postgres://user@host/db URL (or empty for SQLite)")
         }
-        return try SQLiteStore(directory: settings.dataDirectory, readers: readers ?? settings.http.threads + 1)
+        return try SQLiteStore(directory: settings.dataDirectory,
+                               readers: readers ?? (settings.http.threads > 0 ? settings.http.threads + 1 : 8))
     }
 
     static func isPostgresURL(_ url: String) -> Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }

@@ -131,6 +131,13 @@ struct PostgresCopy {
         data.append(contentsOf: bytes)
     }
 
+    /// A text or bytea field from a span of `bytes` (IngestRows), NULL for a null span.
+    mutating func add(span: ByteSpan, of bytes: UnsafeRawBufferPointer) {
+        guard !span.isNull else { return append32(-1) }
+        append32(span.count)
+        data.append(contentsOf: bytes[Int(span.start)..<Int(span.start + span.count)])
+    }
+
     mutating func finish() { append16(-1) }
 
     private mutating func append16(_ value: Int16) { withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) } }

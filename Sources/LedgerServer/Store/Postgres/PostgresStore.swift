@@ -55,7 +55,6 @@ public final class PostgresStore: Store, @unchecked Sendable {
                     do {
                         let tx = PostgresTransaction(db: db)
                         let result = try work(tx)
-                        try tx.flush()
                         try db.execute("COMMIT")
                         return result
                     } catch {
@@ -89,7 +88,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
         try perform { tx in try RelayBatchApplier.apply(batch, in: tx) }
     }
 
-    public func appendDirect(hostID: String, records: [IngestRecord]) throws {
+    public func appendDirect(hostID: String, records: IngestRows) throws {
         let now = nowMicros()
         try perform { tx in try tx.appendSealed(hostID: hostID, records: records, nowMicros: now) }
     }

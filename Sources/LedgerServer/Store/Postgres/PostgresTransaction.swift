@@ -9,25 +9,21 @@ import LedgerCore
 // indexes on (host_id, host_seq) and (host_id, agent_id, sequence) make any path that
 // skipped the lock fail the whole transaction instead of storing a duplicate.
 //
-// Records are buffered and written with one binary COPY per transaction, flushed
-// before anything that reads records and before COMMIT.
+// The records of a request are written with one binary COPY.
 
 /// StoreTransaction on one pooled connection, inside an open transaction.
 final class PostgresTransaction: StoreTransaction {
     let db: PostgresConnection
-    private var pending = PostgresCopy()
 
     init(db: PostgresConnection) { self.db = db }
 
     func lastHostSeq(hostID: String) throws -> UInt64? {
-        try flush()
         let result = try db.query("SELECT host_seq FROM hosts WHERE host_id = $1 FOR UPDATE",
                                   PostgresParameters { $0.add(hostID) })
         return result.rows == 1 ? UInt64(result.int(0, 0)) : nil
     }
 
     func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest? {
-        try flush()
         let result = try db.query("SELECT hash FROM records WHERE host_id = $1 AND host_seq = $2",
                                   PostgresParameters { $0.add(hostID); $0.add(hostSeq) })
         return result.rows == 1 ? result.digest(0, 0) : nil
@@ -40,27 +36,26 @@ final class PostgresTransaction: StoreTransaction {
         return ChainHead(sequence: UInt64(result.int(0, 0)), hash: hash)
     }
 
-    func insert(_ record: IngestRecord) throws {
-        let facts = record.facts
-        pending.beginRow(fields: 11)
-        pending.add(facts.id)
-        pending.add(facts.hostID)
-        pending.add(facts.agentID)
-        pending.add(Int64(facts.sequence))
-        pending.add(Int64(facts.hostSeq))
-        facts.hash.withUnsafeBytes { pending.add(bytes: $0) }
-        pending.add(facts.sessionID)
-        pending.add(facts.actionType)
-        pending.add(facts.actionStatus)
-        pending.add(record.timestampMicros)
-        pending.add(bytes: record.line)
-    }
-
-    /// Sends the buffered records (one COPY); called before reads and before COMMIT.
-    func flush() throws {
-        guard pending.rows > 0 else { return }
-        var copy = pending
-        pending = PostgresCopy()
+    func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws {
+        guard !range.isEmpty else { return }
+        var copy = PostgresCopy()
+        let host = Array(hostID.utf8)
+        rows.bytes.withUnsafeBytes { bytes in
+            for row in rows.rows[range] {
+                copy.beginRow(fields: 11)
+                copy.add(span: row.id, of: bytes)
+                copy.add(bytes: host)
+                copy.add(span: rows.agentSpans[Int(row.agent)], of: bytes)
+                copy.add(Int64(row.sequence))
+                copy.add(Int64(row.hostSeq))
+                withUnsafeBytes(of: row.hash) { copy.add(bytes: $0) }
+                copy.add(span: row.sessionID, of: bytes)
+                copy.add(span: row.actionType, of: bytes)
+                copy.add(span: row.actionStatus, of: bytes)
+                copy.add(row.timestampMicros)
+                copy.add(span: row.line, of: bytes)
+            }
+        }
         copy.finish()
         try db.copy("""
             COPY records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type, action_status,
