@@ -94,6 +94,7 @@ public enum ServerCommandLine {
         guard LedgerServer.isPostgresURL(url) else {
             throw ServerError.usage("migrate needs --database postgres://…; SQLite creates its schema on open")
         }
+        // Opening the store migrates (as every server does at start); this reports the result.
         let store = try PostgresStore(url: url, poolSize: 1)
         defer { store.close() }
         print("schema at version \(PostgresSchema.migrations.count)")

@@ -25,8 +25,9 @@ final class PostgresPool: @unchecked Sendable {
     }
 
     /// Runs `body` on a pooled connection. A connection-level failure drops the connection
-    /// and is rethrown as `StoreError.unavailable`; `fresh` asks for a reconnect-once retry when
-    /// the failure happened before `body` could change anything (`body` must be idempotent then).
+    /// and is rethrown as `StoreError.unavailable`. With `retryOnStaleConnection`, `body` runs once
+    /// more on a new connection after such a failure (an idle connection that died with a database
+    /// restart), so `body` must then be idempotent (reads).
     func with<T>(retryOnStaleConnection: Bool = true, _ body: (PostgresConnection) throws -> T) throws -> T {
         var attempts = retryOnStaleConnection ? 2 : 1
         while true {
