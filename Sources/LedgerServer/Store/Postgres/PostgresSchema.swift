@@ -12,7 +12,9 @@
 //   while it inserts. Across hosts, positions are allocated before commit, so a cursor
 //   reader can see a lower position appear after a higher one (documented in OPERATIONS.md);
 // - unique indexes on (host_id, host_seq) and (host_id, agent_id, sequence) are the last line
-//   of defence behind the row locks: a duplicate makes the whole transaction fail.
+//   of defence behind the row locks: a duplicate makes the whole transaction fail;
+// - the indexes are SQLite's (no action_type or timestamp index: their cost on every insert
+//   outweighed the filters they serve, which narrow rows found through another index).
 enum PostgresSchema {
     /// Arbitrary constant key of the advisory lock that serializes migrations ("ledger" in ASCII).
     static let migrationLockKey: Int64 = 0x6C65_6467_6572
@@ -44,8 +46,6 @@ enum PostgresSchema {
         CREATE INDEX records_id ON records(id);
         CREATE INDEX records_agent ON records(agent_id);
         CREATE INDEX records_session ON records(session_id) WHERE session_id IS NOT NULL;
-        CREATE INDEX records_action_type ON records(action_type) WHERE action_type IS NOT NULL;
-        CREATE INDEX records_ts ON records(ts);
         CREATE TABLE chains(
             host_id text NOT NULL,
             agent_id text NOT NULL,
