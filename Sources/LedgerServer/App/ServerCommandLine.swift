@@ -78,8 +78,9 @@ public enum ServerCommandLine {
         settings.http.maxConnections = max(1, config.int("max-connections") ?? 1024)
         settings.http.connectionTimeoutSeconds = max(1, Int(config.duration("connection-timeout")?.components.seconds ?? 30))
         settings.http.connectionMemoryBytes = config.bytes("max-header-bytes") ?? 128 * 1024
-        settings.http.maxBodyBytes = config.bytes("max-body") ?? 16 << 20
-        settings.maxBatchBytes = config.bytes("max-batch-bytes") ?? 64 << 20
+        // Capped at 1 GiB: IngestRows addresses a request's bytes with 32-bit offsets.
+        settings.http.maxBodyBytes = min(config.bytes("max-body") ?? 16 << 20, 1 << 30)
+        settings.maxBatchBytes = min(config.bytes("max-batch-bytes") ?? 64 << 20, 1 << 30)
         settings.dataDirectory = config.string("data-dir") ?? settings.dataDirectory
         if let hostID = config.string("host-id") { settings.hostID = hostID }
         settings.noAuth = config.flag("no-auth")

@@ -53,6 +53,9 @@ enum SQLiteSchema {
         CREATE INDEX IF NOT EXISTS records_id ON records(id);
         CREATE INDEX IF NOT EXISTS records_agent ON records(agent_id);
         CREATE INDEX IF NOT EXISTS records_session ON records(session_id) WHERE session_id IS NOT NULL;
+        -- Indexes of earlier builds that cost the writer more than they gave the queries (docs/SERVER.md).
+        DROP INDEX IF EXISTS records_action_type;
+        DROP INDEX IF EXISTS records_ts;
         CREATE TABLE IF NOT EXISTS chains(
             host_id TEXT NOT NULL,
             agent_id TEXT NOT NULL,
