@@ -73,9 +73,11 @@ bench: bench-core bench-daemon bench-server
 bench-core: release
 	@./contrib/dev/bench-core
 
-# N simulated hosts send signed, compressed relay batches to a release ledger-server (SQLite).
+# N simulated hosts send signed, compressed relay batches to a release ledger-server: SQLite,
+# then a throwaway PostgreSQL with one server and with two servers on one database.
 bench-server: release
 	@./contrib/dev/bench-server
+	@./contrib/dev/bench-server-postgres
 
 # End-to-end relay throughput, bytes on the wire per event and a 1,000,000-event backlog drain.
 bench-relay: release

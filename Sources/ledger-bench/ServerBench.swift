@@ -17,7 +17,7 @@ enum ServerBench {
         while index < arguments.count {
             let name = arguments[index].hasPrefix("--") ? String(arguments[index].dropFirst(2)) : ""
             guard options[name] != nil, index + 1 < arguments.count else {
-                throw BenchError("usage: ledger-bench server --url URL --hosts N --batches B --batch-size S "
+                throw BenchError("usage: ledger-bench server --url URL[,URL…] --hosts N --batches B --batch-size S "
                                  + "--server PATH/ledger-server --data-dir DIR")
             }
             options[name] = arguments[index + 1]
@@ -25,7 +25,8 @@ enum ServerBench {
         }
         let hostCount = Int(options["hosts"]!)!, batchCount = Int(options["batches"]!)!
         let batchSize = Int(options["batch-size"]!)!
-        let url = URL(string: options["url"]! + "/v1/relay/batches")!
+        // Several servers (one database behind them): comma-separated, host i sends to URL i mod n.
+        let urls = options["url"]!.split(separator: ",").map { URL(string: $0 + "/v1/relay/batches")! }
 
         let prefix = "bench-\(UInt32.random(in: 0...UInt32.max))"
         print("generating \(hostCount) hosts × \(batchCount) batches × \(batchSize) records…")
@@ -55,7 +56,7 @@ enum ServerBench {
             group.enter()
             Thread {
             for batch in plannedBatches[host] {
-                var request = URLRequest(url: url)
+                var request = URLRequest(url: urls[host % urls.count])
                 request.httpMethod = "POST"
                 for (name, value) in batch.headers { request.setValue(value, forHTTPHeaderField: name) }
                 request.httpBody = Data(batch.compressedBody)

@@ -13,8 +13,8 @@ struct AuthAndReadTests {
         ("GET", "/metrics", .admin),
     ]
 
-    @Test func everyEndpointButHealthzNeedsAKeyWithItsScope() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func everyEndpointButHealthzNeedsAKeyWithItsScope(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let writer = try server.createKey("w", scopes: "write:events")
         let reader = try server.createKey("r", scopes: "read:events")
         #expect(try server.get("/healthz").status == 200)
@@ -31,8 +31,8 @@ struct AuthAndReadTests {
         #expect(bearer.status == 200)
     }
 
-    @Test func revokedKeyIsRefusedAtOnceOnTheRunningServer() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func revokedKeyIsRefusedAtOnceOnTheRunningServer(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("r", scopes: "read:events")
         #expect(try server.get("/v1/stats", key: key).status == 200)
         let id = try server.cli(["keys", "list"]).1.split(separator: "\n").dropFirst().first?.split(separator: "\t").first
@@ -51,8 +51,8 @@ struct AuthAndReadTests {
         #expect(process.terminationStatus == 2)
     }
 
-    @Test func cursorPaginationWalksTenThousandRecordsExactlyOnce() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func cursorPaginationWalksTenThousandRecordsExactlyOnce(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("rw", scopes: "write:events,read:events")
         let host = SimulatedHost(hostID: "pager", key: try Ed25519PrivateKey())
         try server.enroll(host)
@@ -75,8 +75,8 @@ struct AuthAndReadTests {
         #expect(try server.get("/v1/events?cursor=%%%", key: key).status == 400)
     }
 
-    @Test func exportVerifiesWithLedgerctl() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func exportVerifiesWithLedgerctl(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("rw", scopes: "write:events,read:events")
         let host = SimulatedHost(hostID: "exporter", key: try Ed25519PrivateKey())
         try server.enroll(host)
@@ -100,16 +100,17 @@ struct AuthAndReadTests {
         #expect(agents.allSatisfy { $0["chain_status"] as? String == "ok" })
     }
 
-    @Test func sigtermStopsTheServerCleanly() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func sigtermStopsTheServerCleanly(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         #expect(server.stop() == 0)
     }
 }
 
 @Suite("handlers in-process, without a socket")
 struct InProcessRouterTests {
-    @Test func routerAnswersUnknownPathsAndMethodsWithJSONErrors() throws {
+    @Test(arguments: Backend.all) func routerAnswersUnknownPathsAndMethodsWithJSONErrors(backend: Backend) throws {
         var settings = LedgerServer.Settings()
+        if backend == .postgres { settings.database = try PostgresCluster.shared().createDatabase() }
         settings.dataDirectory = NSTemporaryDirectory() + "ledger-inproc-" + UUID().uuidString
         settings.hostID = "inproc:server"
         settings.noAuth = true

@@ -7,8 +7,8 @@ import Testing
 struct DirectIngestTests {
     static let session = "123e4567-e89b-12d3-a456-426614174000"
 
-    @Test func singleEventIsAnswered201WithTheStoredChainedRecord() throws {
-        let server = try ServerProcess(hostID: "unit:server")
+    @Test(arguments: Backend.all) func singleEventIsAnswered201WithTheStoredChainedRecord(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend, hostID: "unit:server")
         let key = try server.createKey("writer", scopes: "write:events")
         let first = try server.post("/v1/events", key: key, json: #"{"agent_id":"a1","action_type":"TOOL_CALL"}"#)
         #expect(first.status == 201)
@@ -23,8 +23,8 @@ struct DirectIngestTests {
         #expect(try RecordReader().read(second.body).hostSeq == 2)
     }
 
-    @Test func invalidEventIsAnswered400WithTheFieldLevelError() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func invalidEventIsAnswered400WithTheFieldLevelError(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("writer", scopes: "write:events")
         let missing = try server.post("/v1/events", key: key, json: #"{"action_type":"TOOL_CALL"}"#)
         #expect(missing.status == 400)
@@ -36,8 +36,8 @@ struct DirectIngestTests {
         #expect(malformed.error["code"] as? String == "MALFORMED_JSON")
     }
 
-    @Test func batchWithFailuresIsAnswered207OnePerInputInOrder() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func batchWithFailuresIsAnswered207OnePerInputInOrder(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("writer", scopes: "write:events")
         let all = try server.post("/v1/batch", key: key, json: #"[{"agent_id":"a"},{"agent_id":"b"}]"#)
         #expect(all.status == 201)
@@ -56,8 +56,8 @@ struct DirectIngestTests {
         return "{\"events\":[" + Array(repeating: one, count: count).joined(separator: ",") + "]}"
     }
 
-    @Test func trenchcoatBatchOf1000IsAcceptedAnd1001IsRefused() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func trenchcoatBatchOf1000IsAcceptedAnd1001IsRefused(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("claude-code", scopes: "write:events,read:events")
         let ok = try server.post("/api/v1/events", key: key, json: Self.trenchcoatEvents(1000))
         #expect(ok.status == 200)
@@ -77,8 +77,8 @@ struct DirectIngestTests {
         #expect((metadata?["data"] as? [String: Any])?["cwd"] as? String == "/tmp")
     }
 
-    @Test func trenchcoatInvalidFieldsRejectTheWholeRequestWithDetails() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func trenchcoatInvalidFieldsRejectTheWholeRequestWithDetails(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("writer", scopes: "write:events,read:events")
         let body = #"{"events":[{"event_type":"tool_use","session_id":"\#(Self.session)","timestamp":"2026-02-17T10:30:00Z"},{"event_type":"nope","session_id":"not-a-uuid","timestamp":"yesterday"}]}"#
         let response = try server.post("/api/v1/events", key: key, json: body)
@@ -95,8 +95,8 @@ struct DirectIngestTests {
         #expect(malformed.error["message"] as? String == "Request body is invalid.")
     }
 
-    @Test func trenchcoatPluginShapeIsAccepted() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func trenchcoatPluginShapeIsAccepted(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("writer", scopes: "write:events,read:events")
         let body = #"{"events":[{"ts":"2026-02-17T10:30:00.123Z","event":"prompt_submit","session_id":"\#(Self.session)","seq":7,"data":{"agent_id":"planner","prompt":"hi"}},{"ts":1771324200000,"event":"skill_use","session_id":"\#(Self.session)","seq":8}]}"#
         let response = try server.post("/api/v1/events", key: key, json: body)
@@ -107,8 +107,8 @@ struct DirectIngestTests {
         #expect(events.last?["timestamp"] as? String == "2026-02-17T10:30:00.000000Z")
     }
 
-    @Test func bodyOverTheLimitIsAnswered413() throws {
-        let server = try ServerProcess(extraArguments: ["--max-body", "64KiB"])
+    @Test(arguments: Backend.all) func bodyOverTheLimitIsAnswered413(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend, extraArguments: ["--max-body", "64KiB"])
         let key = try server.createKey("writer", scopes: "write:events")
         let big = #"{"agent_id":"a","metadata":{"x":""# + String(repeating: "y", count: 100_000) + #""}}"#
         let response = try server.post("/v1/events", key: key, json: big)

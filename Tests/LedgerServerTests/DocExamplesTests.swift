@@ -76,12 +76,12 @@ struct DocExamplesTests {
         return (status, json as? [String: Any], json as? [[String: Any]])
     }
 
-    @Test func provenLogExamplesAnswerWhatTheDocSays() throws {
+    @Test(arguments: Backend.all) func provenLogExamplesAnswerWhatTheDocSays(backend: Backend) throws {
         let examples = try Self.examples(under: "## Direct ingest, ProvenLog style (scope write:events)")
         #expect(examples.count == 2)
         #expect(examples.map(\.status) == [201, 207])
         guard examples.count == 2 else { return }
-        let server = try ServerProcess(hostID: "docs:server")
+        let server = try ServerProcess(backend: backend, hostID: "docs:server")
         let key = try server.createKey("docs", scopes: "write:events,read:events")
 
         let (status, event, _) = try Self.run(examples[0], port: server.port, key: key)
@@ -110,12 +110,12 @@ struct DocExamplesTests {
         #expect(results?.last?["field"] as? String == "agent_id")
     }
 
-    @Test func trenchcoatExampleAnswersWhatTheDocSays() throws {
+    @Test(arguments: Backend.all) func trenchcoatExampleAnswersWhatTheDocSays(backend: Backend) throws {
         let examples = try Self.examples(under: "## Direct ingest, Trenchcoat style (scope write:events)")
         #expect(examples.count == 1)
         #expect(examples.first?.status == 200)
         guard let example = examples.first else { return }
-        let server = try ServerProcess(hostID: "docs:server")
+        let server = try ServerProcess(backend: backend, hostID: "docs:server")
         let key = try server.createKey("claude-code", scopes: "write:events,read:events")
         let (status, body, _) = try Self.run(example, port: server.port, key: key)
         #expect(status == 200)

@@ -5,8 +5,8 @@ import Testing
 
 @Suite("relay batches over a real loopback port")
 struct RelayBatchEndToEndTests {
-    @Test func interleavedBatchesFromSeveralHostsAreStoredAndVerify() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func interleavedBatchesFromSeveralHostsAreStoredAndVerify(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let reader = try server.createKey("reader", scopes: "read:events")
         let hosts = try (0..<3).map { SimulatedHost(hostID: "host-\($0)", key: try Ed25519PrivateKey()) }
         for host in hosts { try server.enroll(host) }
@@ -25,8 +25,8 @@ struct RelayBatchEndToEndTests {
         #expect(hostList.map { $0["host_seq"] as? Int } == [60, 60, 60])
     }
 
-    @Test func exactReplayAnswersTheSameSuccessAndStoresNothingTwice() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func exactReplayAnswersTheSameSuccessAndStoresNothingTwice(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let reader = try server.createKey("reader", scopes: "read:events")
         let host = SimulatedHost(hostID: "replayer", key: try Ed25519PrivateKey())
         try server.enroll(host)
@@ -40,8 +40,8 @@ struct RelayBatchEndToEndTests {
         #expect(try server.get("/v1/stats", key: reader).json["records"] as? Int == 10)
     }
 
-    @Test func forkIsRefusedWith409AndRecordedAsIncident() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func forkIsRefusedWith409AndRecordedAsIncident(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let reader = try server.createKey("reader", scopes: "read:events")
         let key = try Ed25519PrivateKey()
         let host = SimulatedHost(hostID: "forker", key: key)
@@ -59,8 +59,8 @@ struct RelayBatchEndToEndTests {
         #expect(try server.get("/v1/stats", key: reader).json["records"] as? Int == 5)
     }
 
-    @Test func gapIsAcceptedOnlyAsAnIncidentThatVerifyReports() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func gapIsAcceptedOnlyAsAnIncidentThatVerifyReports(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let reader = try server.createKey("reader", scopes: "read:events")
         let host = SimulatedHost(hostID: "gappy", key: try Ed25519PrivateKey())
         try server.enroll(host)
@@ -75,8 +75,8 @@ struct RelayBatchEndToEndTests {
         #expect((verify["incidents"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "host_gap" })
     }
 
-    @Test func tamperedBodyWrongKeyUnknownAndRevokedHostsAreRefused() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func tamperedBodyWrongKeyUnknownAndRevokedHostsAreRefused(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let host = SimulatedHost(hostID: "signer", key: try Ed25519PrivateKey())
         try server.enroll(host)
         let batch = try host.nextBatch(4)
@@ -109,8 +109,8 @@ struct RelayBatchEndToEndTests {
         #expect(revoked.error["code"] as? String == "HOST_REVOKED")
     }
 
-    @Test func decompressionBombIsRefusedWith413() throws {
-        let server = try ServerProcess(extraArguments: ["--max-batch-bytes", "1MiB"])
+    @Test(arguments: Backend.all) func decompressionBombIsRefusedWith413(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend, extraArguments: ["--max-batch-bytes", "1MiB"])
         let host = SimulatedHost(hostID: "bomber", key: try Ed25519PrivateKey())
         try server.enroll(host)
         let zeros = [UInt8](repeating: 0x20, count: 64 << 20)
@@ -122,8 +122,8 @@ struct RelayBatchEndToEndTests {
         #expect(response.error["code"] as? String == "BATCH_TOO_LARGE")
     }
 
-    @Test func enrollmentTokenRegistersTheRelayKeyOnce() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func enrollmentTokenRegistersTheRelayKeyOnce(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let token = try server.cli(["hosts", "token"]).1.trimmingCharacters(in: .whitespacesAndNewlines)
         let key = try Ed25519PrivateKey()
         let proof = try key.signature(for: RelayBatch.enrollmentMessage(

@@ -8,8 +8,8 @@ import Testing
 
 @Suite("admin changes on a running server take effect at once")
 struct RunningServerAdminTests {
-    @Test func hostsAddOnARunningServerIsAcceptedByTheNextBatch() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func hostsAddOnARunningServerIsAcceptedByTheNextBatch(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let host = SimulatedHost(hostID: "late-enrolled", key: try Ed25519PrivateKey())
         let batch = try host.nextBatch(2)
         let before = try server.postBatch(batch)
@@ -23,8 +23,8 @@ struct RunningServerAdminTests {
         #expect(after.json["stored"] as? Int == 2)
     }
 
-    @Test func revokedHostIsRefusedAtOnceAfterItsBatchesWereAccepted() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func revokedHostIsRefusedAtOnceAfterItsBatchesWereAccepted(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let reader = try server.createKey("r", scopes: "read:events")
         let host = SimulatedHost(hostID: "to-revoke", key: try Ed25519PrivateKey())
         try server.enroll(host)
@@ -45,8 +45,8 @@ struct RunningServerAdminTests {
         #expect(listed.contains("to-revoke\trelay\trevoked\t3\t3\t"))
     }
 
-    @Test func revokedKeyIsRefusedAtOnceForWritesAndReads() throws {
-        let server = try ServerProcess()
+    @Test(arguments: Backend.all) func revokedKeyIsRefusedAtOnceForWritesAndReads(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
         let key = try server.createKey("rw", scopes: "write:events,read:events")
         #expect(try server.post("/v1/events", key: key, json: #"{"agent_id":"k"}"#).status == 201)
         let listed = try server.cli(["keys", "list"]).1.split(separator: "\n")

@@ -7,9 +7,13 @@ import LedgerCore
 import Testing
 
 /// The real `ledger-server` binary (next to the test bundle) on a free loopback port,
-/// with its own data directory, removed afterwards.
+/// with its own data directory, removed afterwards. With `.postgres` it stores into a fresh
+/// database on the shared throwaway cluster (PostgresHarness), or into `database` when given
+/// (several servers on one database).
 final class ServerProcess {
     let dataDir: String
+    /// `--database` passed to the server and its CLI; empty for SQLite.
+    let database: String
     let port: UInt16
     let process = Process()
     let stderr = Pipe()
@@ -25,12 +29,22 @@ final class ServerProcess {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")
     }
 
-    init(extraArguments: [String] = [], hostID: String = "test:server") throws {
+    init(backend: Backend = .sqlite, database: String? = nil, extraArguments: [String] = [],
+         hostID: String = "test:server") throws {
         dataDir = NSTemporaryDirectory() + "ledger-server-test-" + UUID().uuidString
+        if let database {
+            self.database = database
+        } else if backend == .postgres {
+            self.database = try PostgresCluster.shared().createDatabase()
+        } else {
+            self.database = ""
+        }
+        // Tests keep files here (exports); with PostgreSQL the server itself creates nothing in it.
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         port = try ServerProcess.freePort()
         process.executableURL = ServerProcess.binaryDirectory.appendingPathComponent("ledger-server")
         process.arguments = ["serve", "--data-dir", dataDir, "--listen", "127.0.0.1:\(port)", "--host-id", hostID,
-                             "--config", "/dev/null"] + extraArguments
+                             "--config", "/dev/null"] + databaseArguments + extraArguments
         process.standardError = stderr
         try process.run()
         let deadline = Date().addingTimeInterval(20)
@@ -50,6 +64,14 @@ final class ServerProcess {
         try? FileManager.default.removeItem(atPath: dataDir)
     }
 
+    private var databaseArguments: [String] { database.isEmpty ? [] : ["--database", database] }
+
+    /// SIGKILL and wait: no shutdown of any kind.
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// SIGTERM and wait; returns the exit status.
     func stop() -> Int32 {
         process.terminate()
@@ -61,7 +83,7 @@ final class ServerProcess {
     func cli(_ arguments: [String]) throws -> (Int32, String) {
         let cli = Process()
         cli.executableURL = process.executableURL
-        cli.arguments = arguments + ["--data-dir", dataDir, "--config", "/dev/null"]
+        cli.arguments = arguments + ["--data-dir", dataDir, "--config", "/dev/null"] + databaseArguments
         let out = Pipe()
         cli.standardOutput = out
         cli.standardError = Pipe()

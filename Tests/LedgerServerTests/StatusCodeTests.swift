@@ -14,8 +14,8 @@ struct StatusCodeTests {
         response.json["error"] as? [String: Any] ?? ["unparsed": response.text]
     }
 
-    @Test func eachStatusComesWithItsDocumentedJSONBody() throws {
-        let server = try ServerProcess(extraArguments: ["--max-body", "64KiB", "--max-header-bytes", "8KiB"],
+    @Test(arguments: Backend.all) func eachStatusComesWithItsDocumentedJSONBody(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend, extraArguments: ["--max-body", "64KiB", "--max-header-bytes", "8KiB"],
                                        hostID: "codes:server")
         let key = try server.createKey("codes", scopes: "write:events,read:events")
 
@@ -121,13 +121,14 @@ struct StatusCodeTests {
         #expect(try server.get("/healthz").status == 200)
     }
 
-    @Test func writesAfterTheStoreClosedAre503Unavailable() throws {
+    @Test(arguments: Backend.all) func writesAfterTheStoreClosedAre503Unavailable(backend: Backend) throws {
         // 503 only happens while shutting down (the store closes after the HTTP server stopped
         // accepting, so over a socket it is a race): driven in-process, without a socket.
         var settings = LedgerServer.Settings()
         settings.dataDirectory = NSTemporaryDirectory() + "ledger-503-" + UUID().uuidString
         settings.hostID = "closing:server"
         settings.noAuth = true
+        if backend == .postgres { settings.database = try PostgresCluster.shared().createDatabase() }
         let server = try LedgerServer(settings: settings)
         defer { try? FileManager.default.removeItem(atPath: settings.dataDirectory) }
         server.store.close()

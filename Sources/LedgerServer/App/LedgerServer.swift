@@ -10,6 +10,10 @@ public final class LedgerServer: @unchecked Sendable {
         public var hostID = LedgerServer.defaultHostID()
         public var noAuth = false
         public var maxBatchBytes = 64 * 1024 * 1024
+        /// `postgres://…` (or `postgresql://…`) selects PostgresStore; empty: SQLite in `dataDirectory`.
+        public var database = ""
+        /// Connections per server to PostgreSQL.
+        public var databasePool = 8
         public init() {}
     }
 
@@ -27,10 +31,13 @@ public final class LedgerServer: @unchecked Sendable {
         }
         self.settings = settings
         self.log = log
-        let sqlite = try SQLiteStore(directory: settings.dataDirectory, readers: settings.http.threads > 0 ? settings.http.threads + 1 : 8)
-        store = sqlite
+        store = try LedgerServer.openStore(settings)
         let metrics = self.metrics
-        sqlite.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }
+        if let sqlite = store as? SQLiteStore {
+            sqlite.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }
+        } else if let postgres = store as? PostgresStore {
+            postgres.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }
+        }
         router = Router(store: store, noAuth: settings.noAuth, metrics: metrics, log: log)
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
         Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
@@ -55,6 +62,20 @@ public final class LedgerServer: @unchecked Sendable {
         store.close()
         log.info("stopped")
     }
+
+    /// The store the settings select: PostgreSQL for a postgres:// URL, else SQLite in the data directory.
+    public static func openStore(_ settings: Settings, readers: Int? = nil) throws -> Store {
+        if isPostgresURL(settings.database) {
+            return try PostgresStore(url: settings.database, poolSize: settings.databasePool)
+        }
+        guard settings.database.isEmpty else {
+            throw ServerError.usage("--database must be a postgres://user@host/db URL (or empty for SQLite)")
+        }
+        return try SQLiteStore(directory: settings.dataDirectory,
+                               readers: readers ?? (settings.http.threads > 0 ? settings.http.threads + 1 : 8))
+    }
+
+    static func isPostgresURL(_ url: String) -> Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }
 
     public static func defaultHostID() -> String {
         var name = [CChar](repeating: 0, count: 256)

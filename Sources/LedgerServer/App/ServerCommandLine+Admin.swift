@@ -3,9 +3,9 @@ import LedgerCore
 import LedgerPosix
 
 extension ServerCommandLine {
-    /// hosts … and keys …, directly on the database in --data-dir.
+    /// hosts … and keys …, directly on the database (--database, else SQLite in --data-dir).
     static func admin(_ words: [String], _ config: Configuration) throws -> Int32 {
-        let store = try SQLiteStore(directory: config.string("data-dir") ?? "/var/lib/ledger-server", readers: 1)
+        let store = try LedgerServer.openStore(try settings(config), readers: 1)
         defer { store.close() }
         let arguments = Array(words.dropFirst(2))
         switch (words[0], words.count > 1 ? words[1] : "") {

@@ -8,7 +8,7 @@ import LedgerPosix
 public enum ServerCommandLine {
     static let spec = ConfigurationSpec(
         program: "ledger-server",
-        synopsis: "[serve | hosts add HOST_ID PUBLIC_KEY | hosts list | hosts revoke HOST_ID | hosts token | "
+        synopsis: "[serve | migrate | hosts add HOST_ID PUBLIC_KEY | hosts list | hosts revoke HOST_ID | hosts token | "
             + "keys create --name N --scopes S | keys list | keys revoke KEY_ID] [options]",
         summary: "Ledger's central server: relay ingest, direct ingest, search, verify and export over HTTP.",
         options: [
@@ -16,6 +16,10 @@ public enum ServerCommandLine {
                          help: "IPv4 address and port to listen on"),
             ConfigOption("data-dir", env: "LEDGER_DATA_DIR", default: "/var/lib/ledger-server", valueName: "DIR",
                          help: "directory of the SQLite database (ledger.db)"),
+            ConfigOption("database", env: "LEDGER_DATABASE", valueName: "URL",
+                         help: "postgres://user@host:port/db: store in PostgreSQL instead of SQLite (docs/OPERATIONS.md)"),
+            ConfigOption("database-pool", env: "LEDGER_DATABASE_POOL", kind: .int, default: "8",
+                         help: "PostgreSQL connections per server"),
             ConfigOption("host-id", env: "LEDGER_HOST_ID", valueName: "ID",
                          help: "host_id of this server's own chains (direct ingest); default: hostname + \":server\""),
             ConfigOption("no-auth", env: "LEDGER_NO_AUTH", kind: .flag,
@@ -53,6 +57,7 @@ public enum ServerCommandLine {
             switch (words.first, words.dropFirst().first) {
             case (nil, _), ("serve", _): return try serve(config)
             case ("hosts", _), ("keys", _): return try admin(words, config)
+            case ("migrate", _): return try migrate(config)
             default: throw ServerError.usage("unknown command \(words.joined(separator: " ")); see --help")
             }
         } catch {
@@ -79,7 +84,22 @@ public enum ServerCommandLine {
         settings.dataDirectory = config.string("data-dir") ?? settings.dataDirectory
         if let hostID = config.string("host-id") { settings.hostID = hostID }
         settings.noAuth = config.flag("no-auth")
+        settings.database = config.string("database") ?? ""
+        settings.databasePool = max(1, config.int("database-pool") ?? 8)
         return settings
+    }
+
+    /// `migrate`: applies pending PostgreSQL schema migrations (SQLite creates its schema on open).
+    static func migrate(_ config: Configuration) throws -> Int32 {
+        let url = config.string("database") ?? ""
+        guard LedgerServer.isPostgresURL(url) else {
+            throw ServerError.usage("migrate needs --database postgres://…; SQLite creates its schema on open")
+        }
+        // Opening the store migrates (as every server does at start); this reports the result.
+        let store = try PostgresStore(url: url, poolSize: 1)
+        defer { store.close() }
+        print("schema at version \(PostgresSchema.migrations.count)")
+        return 0
     }
 
     static func serve(_ config: Configuration) throws -> Int32 {

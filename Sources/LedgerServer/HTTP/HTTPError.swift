@@ -52,14 +52,14 @@ extension StoreError: HTTPResponseError {
     public var status: Int {
         switch self {
         case .conflict: 409
-        case .closed: 503
+        case .closed, .unavailable: 503
         case .corrupt: 500
         }
     }
     public var code: String {
         switch self {
         case .conflict: "CONFLICT"
-        case .closed: "UNAVAILABLE"
+        case .closed, .unavailable: "UNAVAILABLE"
         case .corrupt: "INTERNAL"
         }
     }

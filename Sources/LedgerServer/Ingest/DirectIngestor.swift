@@ -19,6 +19,9 @@ public final class DirectIngestor: @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`.
     private var chains: HostChains
+    /// Set when a store failure left the commit's outcome unknown (a connection lost during
+    /// COMMIT): the stored heads are read back before the next event is sealed.
+    private var chainsUncertain = false
     private let builder: RecordBuilder
     private let reader = RecordReader()
 
@@ -35,6 +38,10 @@ public final class DirectIngestor: @unchecked Sendable {
                        allOrNothing: Bool = false) throws -> [DirectResult] {
         lock.lock()
         defer { lock.unlock() }
+        if chainsUncertain {
+            chains = try store.loadHostChains(hostID: hostID)
+            chainsUncertain = false
+        }
         let saved = chains
         var results: [DirectResult] = []
         var records = IngestRows()
@@ -69,6 +76,7 @@ public final class DirectIngestor: @unchecked Sendable {
             try store.appendDirect(hostID: hostID, records: records)
         } catch {
             chains = saved
+            if case StoreError.unavailable = error { chainsUncertain = true }
             throw error
         }
         return results

@@ -58,12 +58,16 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case closed
     /// A stored record does not read back (damaged database): run `GET /v1/verify` and restore.
     case corrupt(String)
+    /// The database cannot be reached right now (PostgreSQL restarting, network down). Answered
+    /// 503, which relays retry; the server reconnects with backoff. Check the database if it lasts.
+    case unavailable(String)
 
     public var description: String {
         switch self {
         case let .conflict(what): "conflict: \(what)"
         case .closed: "the store is closed"
         case let .corrupt(what): "corrupt store: \(what)"
+        case let .unavailable(why): "the database is unavailable: \(why)"
         }
     }
 }

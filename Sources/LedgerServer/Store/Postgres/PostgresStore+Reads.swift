@@ -1,0 +1,126 @@
+import LedgerCore
+
+// Queries. SQL text is assembled only from constant fragments chosen by which filters
+// are present (placeholders numbered as they are added); every value is a parameter.
+
+extension PostgresStore {
+    public func records(_ query: RecordQuery) throws -> RecordPage {
+        var parameters = PostgresParameters { $0.add(query.after) }
+        var clauses = ["pos > $1"]
+        func add(_ column: String, _ value: String?) {
+            guard let value else { return }
+            parameters.add(value)
+            clauses.append("\(column) = $\(parameters.values.count)")
+        }
+        func add(_ comparison: String, _ value: Int64?) {
+            guard let value else { return }
+            parameters.add(value)
+            clauses.append("\(comparison) $\(parameters.values.count)")
+        }
+        add("host_id", query.hostID)
+        add("agent_id", query.agentID)
+        add("session_id", query.sessionID)
+        add("action_type", query.actionType)
+        add("action_status", query.actionStatus)
+        add("ts >=", query.sinceMicros)
+        add("ts <", query.untilMicros)
+        for (name, value) in query.labels {
+            // Labels are not indexed: this narrows rows the other filters (or the scan) found.
+            parameters.add(name)
+            parameters.add(value)
+            let count = parameters.values.count
+            clauses.append("EXISTS (SELECT 1 FROM jsonb_each_text(convert_from(body, 'UTF8')::jsonb -> 'labels') l "
+                           + "WHERE l.key = $\(count - 1) AND l.value = $\(count))")
+        }
+        parameters.add(Int64(query.limit + 1))
+        let sql = "SELECT pos, body FROM records WHERE " + clauses.joined(separator: " AND ")
+            + " ORDER BY pos LIMIT $\(parameters.values.count)"
+        return try read { db in
+            let result = try db.query(sql, parameters)
+            var lines: [[UInt8]] = []
+            lines.reserveCapacity(min(result.rows, query.limit))
+            for row in 0..<min(result.rows, query.limit) { lines.append(result.bytes(row, 1)) }
+            let more = result.rows > query.limit
+            return RecordPage(lines: lines, next: more ? result.int(query.limit - 1, 0) : nil)
+        }
+    }
+
+    public func record(id: String) throws -> [UInt8]? {
+        try read { db in
+            let result = try db.query("SELECT body FROM records WHERE id = $1 ORDER BY pos LIMIT 1",
+                                      PostgresParameters { $0.add(id) })
+            return result.rows == 1 ? result.bytes(0, 0) : nil
+        }
+    }
+
+    public func chains(hostID: String?, agentID: String?) throws -> [ChainSummary] {
+        try read { db in
+            let result = try db.query("""
+                SELECT host_id, agent_id, sequence, hash, first_sequence, records, last_activity, status FROM chains
+                WHERE ($1::text IS NULL OR host_id = $1) AND ($2::text IS NULL OR agent_id = $2)
+                ORDER BY host_id, agent_id
+                """, PostgresParameters { $0.add(hostID); $0.add(agentID) })
+            return (0..<result.rows).map { row in
+                ChainSummary(
+                    hostID: result.string(row, 0) ?? "", agentID: result.string(row, 1) ?? "",
+                    records: result.int(row, 5), firstSequence: UInt64(result.int(row, 4)),
+                    head: ChainHead(sequence: UInt64(result.int(row, 2)), hash: result.digest(row, 3) ?? .zero),
+                    lastActivityMicros: result.int(row, 6), status: result.string(row, 7) ?? "ok")
+            }
+        }
+    }
+
+    public func hosts() throws -> [HostEntry] {
+        try read { db in
+            let result = try db.query("""
+                SELECT host_id, kind, public_key, revoked, host_seq, records, last_activity, created_at
+                FROM hosts ORDER BY host_id
+                """)
+            return (0..<result.rows).map { Self.hostEntry(result, $0) }
+        }
+    }
+
+    public func host(id: String) throws -> HostEntry? {
+        try read { db in
+            let result = try db.query("""
+                SELECT host_id, kind, public_key, revoked, host_seq, records, last_activity, created_at
+                FROM hosts WHERE host_id = $1
+                """, PostgresParameters { $0.add(id) })
+            return result.rows == 1 ? Self.hostEntry(result, 0) : nil
+        }
+    }
+
+    private static func hostEntry(_ result: PostgresResult, _ row: Int) -> HostEntry {
+        HostEntry(id: result.string(row, 0) ?? "", kind: HostEntry.Kind(rawValue: result.string(row, 1) ?? "") ?? .relay,
+                  publicKey: result.string(row, 2), revoked: result.int(row, 3) != 0,
+                  lastHostSeq: UInt64(result.int(row, 4)), records: result.int(row, 5),
+                  lastActivityMicros: result.optionalInt(row, 6), createdAtMicros: result.int(row, 7))
+    }
+
+    public func incidents(hostID: String?, agentID: String?) throws -> [Incident] {
+        try read { db in
+            let result = try db.query("""
+                SELECT id, kind, host_id, agent_id, batch_seq, detail, created_at FROM incidents
+                WHERE ($1::text IS NULL OR host_id = $1) AND ($2::text IS NULL OR agent_id = $2 OR agent_id IS NULL)
+                ORDER BY id
+                """, PostgresParameters { $0.add(hostID); $0.add(agentID) })
+            return (0..<result.rows).map { row in
+                Incident(id: result.int(row, 0), kind: IncidentKind(rawValue: result.string(row, 1) ?? "") ?? .fork,
+                         hostID: result.string(row, 2) ?? "", agentID: result.string(row, 3),
+                         batchSeq: result.optionalInt(row, 4).map { UInt64($0) }, detail: result.string(row, 5) ?? "",
+                         createdAtMicros: result.int(row, 6))
+            }
+        }
+    }
+
+    public func stats() throws -> StoreStats {
+        try read { db in
+            let result = try db.query("""
+                SELECT (SELECT coalesce(sum(records), 0) FROM hosts)::int8, (SELECT count(*) FROM hosts),
+                       (SELECT count(*) FROM chains), (SELECT count(*) FROM batches), (SELECT count(*) FROM incidents)
+                """)
+            return StoreStats(records: result.int(0, 0), hosts: result.int(0, 1), chains: result.int(0, 2),
+                              batches: result.int(0, 3), incidents: result.int(0, 4))
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import LedgerCore
+
+// INVARIANT (ARCHITECTURE.md 4, several servers on one database): a host's position
+// and its chain heads move only while this transaction holds the host's row lock
+// (`SELECT … FROM hosts … FOR UPDATE` in `lastHostSeq`, the first thing
+// RelayBatchApplier asks). A second server receiving a batch of the same host blocks
+// there until the first commits, then reads the heads the first one left, so it
+// answers "replay" or continues the chain, never forks or duplicates it. The unique
+// indexes on (host_id, host_seq) and (host_id, agent_id, sequence) make any path that
+// skipped the lock fail the whole transaction instead of storing a duplicate.
+//
+// The records of a request are written with one binary COPY.
+
+/// StoreTransaction on one pooled connection, inside an open transaction.
+final class PostgresTransaction: StoreTransaction {
+    let db: PostgresConnection
+
+    init(db: PostgresConnection) { self.db = db }
+
+    func lastHostSeq(hostID: String) throws -> UInt64? {
+        let result = try db.query("SELECT host_seq FROM hosts WHERE host_id = $1 FOR UPDATE",
+                                  PostgresParameters { $0.add(hostID) })
+        return result.rows == 1 ? UInt64(result.int(0, 0)) : nil
+    }
+
+    func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest? {
+        let result = try db.query("SELECT hash FROM records WHERE host_id = $1 AND host_seq = $2",
+                                  PostgresParameters { $0.add(hostID); $0.add(hostSeq) })
+        return result.rows == 1 ? result.digest(0, 0) : nil
+    }
+
+    func chainHead(hostID: String, agentID: String) throws -> ChainHead? {
+        let result = try db.query("SELECT sequence, hash FROM chains WHERE host_id = $1 AND agent_id = $2",
+                                  PostgresParameters { $0.add(hostID); $0.add(agentID) })
+        guard result.rows == 1, let hash = result.digest(0, 1) else { return nil }
+        return ChainHead(sequence: UInt64(result.int(0, 0)), hash: hash)
+    }
+
+    func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws {
+        guard !range.isEmpty else { return }
+        var copy = PostgresCopy()
+        let host = Array(hostID.utf8)
+        rows.bytes.withUnsafeBytes { bytes in
+            for row in rows.rows[range] {
+                copy.beginRow(fields: 11)
+                copy.add(span: row.id, of: bytes)
+                copy.add(bytes: host)
+                copy.add(span: rows.agentSpans[Int(row.agent)], of: bytes)
+                copy.add(Int64(row.sequence))
+                copy.add(Int64(row.hostSeq))
+                withUnsafeBytes(of: row.hash) { copy.add(bytes: $0) }
+                copy.add(span: row.sessionID, of: bytes)
+                copy.add(span: row.actionType, of: bytes)
+                copy.add(span: row.actionStatus, of: bytes)
+                copy.add(row.timestampMicros)
+                copy.add(span: row.line, of: bytes)
+            }
+        }
+        copy.finish()
+        try db.copy("""
+            COPY records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type, action_status,
+                         ts, body) FROM STDIN (FORMAT binary)
+            """, data: copy.data)
+    }
+
+    func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
+                     lastActivityMicros: Int64) throws {
+        try db.query("""
+            INSERT INTO chains(host_id, agent_id, sequence, hash, first_sequence, records, last_activity)
+            VALUES($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT(host_id, agent_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash,
+                records = chains.records + excluded.records, last_activity = excluded.last_activity
+            """, PostgresParameters {
+                $0.add(hostID); $0.add(agentID); $0.add(head.sequence); $0.add(head.hash)
+                $0.add(firstSequence); $0.add(Int64(addedRecords)); $0.add(lastActivityMicros)
+            })
+    }
+
+    func updateHost(hostID: String, lastHostSeq: UInt64, addedRecords: Int, lastActivityMicros: Int64) throws {
+        // A relay host's row is already locked (lastHostSeq). A server's own host row may be new:
+        // each server seals only its own --host-id, so no other writer races for it.
+        try db.query("""
+            INSERT INTO hosts(host_id, kind, host_seq, records, last_activity, created_at)
+            VALUES($1, 'server', $2, $3, $4, $4)
+            ON CONFLICT(host_id) DO UPDATE SET host_seq = excluded.host_seq, records = hosts.records + excluded.records,
+                last_activity = excluded.last_activity
+            """, PostgresParameters {
+                $0.add(hostID); $0.add(lastHostSeq); $0.add(Int64(addedRecords)); $0.add(lastActivityMicros)
+            })
+    }
+
+    func insertBatch(hostID: String, batchSeq: UInt64, lastHostSeq: UInt64, bodySHA256: SHA256Digest, records: Int,
+                     atMicros: Int64) throws {
+        // A batch re-sent with a longer tail has the same first host_seq: keep the latest.
+        try db.query("""
+            INSERT INTO batches(host_id, batch_seq, last_host_seq, body_sha256, records, accepted_at)
+            VALUES($1, $2, $3, $4, $5, $6)
+            ON CONFLICT(host_id, batch_seq) DO UPDATE SET last_host_seq = excluded.last_host_seq,
+                body_sha256 = excluded.body_sha256, records = excluded.records, accepted_at = excluded.accepted_at
+            """, PostgresParameters {
+                $0.add(hostID); $0.add(batchSeq); $0.add(lastHostSeq); $0.add(bodySHA256)
+                $0.add(Int64(records)); $0.add(atMicros)
+            })
+    }
+
+    func insertIncident(_ incident: Incident) throws -> Int64 {
+        let result = try db.query("""
+            INSERT INTO incidents(kind, host_id, agent_id, batch_seq, detail, created_at)
+            VALUES($1, $2, $3, $4, $5, $6) RETURNING id
+            """, PostgresParameters {
+                $0.add(incident.kind.rawValue); $0.add(incident.hostID); $0.add(incident.agentID)
+                if let batchSeq = incident.batchSeq { $0.add(batchSeq) } else { $0.addNullInt() }
+                $0.add(incident.detail); $0.add(incident.createdAtMicros)
+            })
+        if let agentID = incident.agentID {
+            try db.query("UPDATE chains SET status = $3 WHERE host_id = $1 AND agent_id = $2",
+                         PostgresParameters { $0.add(incident.hostID); $0.add(agentID); $0.add(incident.kind.rawValue) })
+        }
+        return result.int(0, 0)
+    }
+}
