@@ -45,6 +45,39 @@ struct RunningServerAdminTests {
         #expect(listed.contains("to-revoke\trelay\trevoked\t3\t3\t"))
     }
 
+    @Test(arguments: Backend.all) func rotatedHostKeyTakesOverAtOnceAndTheStreamContinues(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let reader = try server.createKey("r", scopes: "read:events")
+        let host = SimulatedHost(hostID: "rotating", key: try Ed25519PrivateKey())
+        try server.enroll(host)
+        #expect(try server.postBatch(try host.nextBatch(3)).status == 200)
+        // After a suspected compromise: revoke, then rotate to a fresh key (which re-activates).
+        #expect(try server.cli(["hosts", "revoke", "rotating"]).0 == 0)
+        let newKey = try Ed25519PrivateKey()
+        let (status, output) = try server.cli(["hosts", "rotate", "rotating", newKey.publicKey.base64])
+        #expect(status == 0)
+        #expect(output.hasPrefix("rotated the key of rotating"))
+        let stale = try host.nextBatch(2)
+        #expect(try server.postBatch(stale).status == 401, "a batch signed with the old key is refused")
+        // The relay, restarted with the new key, sends the same records again.
+        let body = try Zlib.decompress(stale.compressedBody, maxOutputBytes: 1 << 20)
+        let lines = body.split(separator: UInt8(ascii: "\n")).map { Array($0) }
+        let resigned = try RelayBatch.encode(lines: lines, hostID: "rotating", batchSeq: stale.batchSeq, key: newKey)
+        let accepted = try server.postBatch(resigned)
+        #expect(accepted.status == 200)
+        #expect(accepted.json["stored"] as? Int == 2)
+        host.key = newKey
+        #expect(try server.postBatch(try host.nextBatch(1)).status == 200)
+        let hosts = try server.get("/v1/hosts", key: reader).json["hosts"] as? [[String: Any]] ?? []
+        let entry = hosts.first { $0["host_id"] as? String == "rotating" }
+        #expect(entry?["host_seq"] as? Int == 6, "the stream continued under the new key")
+        #expect(try server.cli(["hosts", "list"]).1.contains("rotating\trelay\tactive\t6\t6\t\(newKey.publicKey.base64)"))
+        let verify = try server.get("/v1/verify?host_id=rotating", key: reader).json
+        #expect(verify["valid"] as? Bool == true)
+        #expect((verify["incidents"] as? [Any])?.isEmpty == true)
+        #expect(try server.cli(["hosts", "rotate", "nobody", newKey.publicKey.base64]).0 != 0)
+    }
+
     @Test(arguments: Backend.all) func revokedKeyIsRefusedAtOnceForWritesAndReads(backend: Backend) throws {
         let server = try ServerProcess(backend: backend)
         let key = try server.createKey("rw", scopes: "write:events,read:events")

@@ -35,7 +35,8 @@ extension RelayBatch {
 /// writing to their chains through the real RecordBuilder.
 public final class SimulatedHost {
     public let hostID: String
-    public let key: Ed25519PrivateKey
+    /// Settable so that tests can rotate the host key mid-stream.
+    public var key: Ed25519PrivateKey
     public private(set) var chains: HostChains
     private let builder: RecordBuilder
     private var clockMicros: Int64 = 1_790_000_000_000_000

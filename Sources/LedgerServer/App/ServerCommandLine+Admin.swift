@@ -31,6 +31,18 @@ extension ServerCommandLine {
                 throw ServerError.usage("no enrolled relay host \(arguments[0])")
             }
             print("revoked \(arguments[0])")
+        case ("hosts", "rotate"):
+            guard arguments.count == 2 else {
+                throw ServerError.usage("usage: ledger-server hosts rotate HOST_ID NEW_PUBLIC_KEY_BASE64")
+            }
+            let key: Ed25519PublicKey
+            do { key = try Ed25519PublicKey(base64: arguments[1]) } catch {
+                throw ServerError.usage("NEW_PUBLIC_KEY must be a base64 Ed25519 public key: \(error)")
+            }
+            guard try store.rotateHostKey(id: arguments[0], publicKey: key.base64) else {
+                throw ServerError.usage("no enrolled relay host \(arguments[0])")
+            }
+            print("rotated the key of \(arguments[0]); batches signed with the old key now get 401")
         case ("hosts", "token"):
             let ttl = config.duration("token-ttl")?.components.seconds ?? 86_400
             print(try store.createEnrollmentToken(validMicros: Int64(ttl) * 1_000_000))

@@ -8,7 +8,7 @@ import LedgerPosix
 public enum ServerCommandLine {
     static let spec = ConfigurationSpec(
         program: "ledger-server",
-        synopsis: "[serve | migrate | hosts add HOST_ID PUBLIC_KEY | hosts list | hosts revoke HOST_ID | hosts token | "
+        synopsis: "[serve | migrate | hosts add HOST_ID PUBLIC_KEY | hosts list | hosts revoke HOST_ID | hosts rotate HOST_ID PUBLIC_KEY | hosts token | "
             + "keys create --name N --scopes S | keys list | keys revoke KEY_ID] [options]",
         summary: "Ledger's central server: relay ingest, direct ingest, search, verify and export over HTTP.",
         options: [

@@ -35,6 +35,9 @@ public protocol Store: AnyObject, Sendable {
     func addHost(id: String, publicKey: String) throws
     /// Marks a host revoked; returns false when unknown.
     func revokeHost(id: String) throws -> Bool
+    /// Replaces a relay host's public key (key rotation, also after a compromise) and makes
+    /// the host active again; its stream and chains continue. False when unknown.
+    func rotateHostKey(id: String, publicKey: String) throws -> Bool
     func addEnrollmentToken(hash: String, expiresAtMicros: Int64) throws
     /// Uses a token once to enroll a host; false when the token is unknown, used or expired.
     func redeemEnrollmentToken(hash: String, hostID: String, publicKey: String, nowMicros: Int64) throws -> Bool

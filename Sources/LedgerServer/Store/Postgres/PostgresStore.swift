@@ -130,6 +130,13 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
+    public func rotateHostKey(id: String, publicKey: String) throws -> Bool {
+        try perform { tx in
+            try tx.db.query("UPDATE hosts SET public_key = $2, revoked = 0 WHERE host_id = $1 AND kind = 'relay'",
+                            PostgresParameters { $0.add(id); $0.add(publicKey) }).affected > 0
+        }
+    }
+
     public func addEnrollmentToken(hash: String, expiresAtMicros: Int64) throws {
         try perform { tx in
             try tx.db.query("INSERT INTO enrollment_tokens(token_hash, expires_at) VALUES($1, $2)",

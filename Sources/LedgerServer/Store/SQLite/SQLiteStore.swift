@@ -93,6 +93,16 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
+    public func rotateHostKey(id: String, publicKey: String) throws -> Bool {
+        try writer.perform { tx in
+            let stmt = try tx.db.statement(
+                "UPDATE hosts SET public_key = ?2, revoked = 0 WHERE host_id = ?1 AND kind = 'relay'")
+            stmt.bind(1, id).bind(2, publicKey)
+            try stmt.run()
+            return tx.db.changes > 0
+        }
+    }
+
     public func addEnrollmentToken(hash: String, expiresAtMicros: Int64) throws {
         try writer.perform { tx in
             let stmt = try tx.db.statement("INSERT INTO enrollment_tokens(token_hash, expires_at) VALUES(?1, ?2)")
