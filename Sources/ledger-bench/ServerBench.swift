@@ -40,7 +40,11 @@ enum ServerBench {
         print("sending \(bytes / 1_000_000) MB compressed")
 
         let plannedBatches = plans
-        let session = URLSession(configuration: .ephemeral)
+        // One connection per host, as real relays have (URLSession's default is 6 per server).
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = hostCount
+        configuration.timeoutIntervalForRequest = 300
+        let session = URLSession(configuration: configuration)
         let lock = NSLock()
         nonisolated(unsafe) var latencies: [Double] = []
         nonisolated(unsafe) var failures = 0

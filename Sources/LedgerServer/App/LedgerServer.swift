@@ -27,7 +27,7 @@ public final class LedgerServer: @unchecked Sendable {
         }
         self.settings = settings
         self.log = log
-        let sqlite = try SQLiteStore(directory: settings.dataDirectory, readers: settings.http.threads + 1)
+        let sqlite = try SQLiteStore(directory: settings.dataDirectory, readers: settings.http.threads > 0 ? settings.http.threads + 1 : 8)
         store = sqlite
         let metrics = self.metrics
         sqlite.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }

@@ -20,7 +20,8 @@ public enum ServerCommandLine {
                          help: "host_id of this server's own chains (direct ingest); default: hostname + \":server\""),
             ConfigOption("no-auth", env: "LEDGER_NO_AUTH", kind: .flag,
                          help: "accept requests without API keys (refused unless --listen is loopback)"),
-            ConfigOption("threads", env: "LEDGER_HTTP_THREADS", kind: .int, default: "4", help: "HTTP worker threads"),
+            ConfigOption("threads", env: "LEDGER_HTTP_THREADS", kind: .int, default: "0",
+                         help: "HTTP worker threads; 0 = one thread per connection"),
             ConfigOption("max-connections", env: "LEDGER_MAX_CONNECTIONS", kind: .int, default: "1024",
                          help: "concurrent connections accepted"),
             ConfigOption("connection-timeout", env: "LEDGER_CONNECTION_TIMEOUT", kind: .duration, default: "30s",
@@ -68,12 +69,13 @@ public enum ServerCommandLine {
         }
         settings.http.host = String(listen[..<colon])
         settings.http.port = port
-        settings.http.threads = max(1, config.int("threads") ?? 4)
+        settings.http.threads = max(0, config.int("threads") ?? 0)
         settings.http.maxConnections = max(1, config.int("max-connections") ?? 1024)
         settings.http.connectionTimeoutSeconds = max(1, Int(config.duration("connection-timeout")?.components.seconds ?? 30))
         settings.http.connectionMemoryBytes = config.bytes("max-header-bytes") ?? 128 * 1024
-        settings.http.maxBodyBytes = config.bytes("max-body") ?? 16 << 20
-        settings.maxBatchBytes = config.bytes("max-batch-bytes") ?? 64 << 20
+        // Capped at 1 GiB: IngestRows addresses a request's bytes with 32-bit offsets.
+        settings.http.maxBodyBytes = min(config.bytes("max-body") ?? 16 << 20, 1 << 30)
+        settings.maxBatchBytes = min(config.bytes("max-batch-bytes") ?? 64 << 20, 1 << 30)
         settings.dataDirectory = config.string("data-dir") ?? settings.dataDirectory
         if let hostID = config.string("host-id") { settings.hostID = hostID }
         settings.noAuth = config.flag("no-auth")

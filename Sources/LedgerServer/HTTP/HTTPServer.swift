@@ -3,6 +3,13 @@ internal import CMicroHTTPD
 
 // The HTTP server: libmicrohttpd in internal-thread-pool + epoll mode.
 //
+// Threading: by default one thread per connection. Handlers block (an ingest waits for the
+// group commit that makes it durable), and in MHD's pool mode a blocked handler stalls every
+// other connection multiplexed on its thread: with a pool of 4, fifty relays were served four
+// batches at a time and the writer committed tiny groups. With a thread per connection every
+// waiting batch is decoded concurrently and joins the same commit. `threads > 0` selects the
+// pool (epoll) for deployments with many idle connections and only quick requests.
+//
 // One request is one `Exchange`: created on the first callback (headers read),
 // fed upload data chunk by chunk into a buffer capped at `maxBodyBytes`, and
 // answered on the last callback. A body announced larger than the cap is
@@ -14,7 +21,8 @@ internal import CMicroHTTPD
 public struct HTTPServerOptions: Sendable {
     public var host: String = "127.0.0.1"
     public var port: UInt16 = 7600
-    public var threads: Int = 4
+    /// 0: one thread per connection (the default, see above); N > 0: a pool of N threads.
+    public var threads: Int = 0
     public var maxConnections: Int = 1024
     /// Idle seconds after which MHD closes a connection (slow clients included).
     public var connectionTimeoutSeconds: Int = 30
@@ -70,15 +78,16 @@ public final class HTTPServer: @unchecked Sendable {
         guard inet_pton(AF_INET, options.host, &address.sin_addr) == 1 else {
             throw HTTPServerError.badAddress("\(options.host):\(options.port)")
         }
-        let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ITC.rawValue
-            | MHD_USE_ERROR_LOG.rawValue
+        let perConnection = options.threads <= 0
+        let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ITC.rawValue | MHD_USE_ERROR_LOG.rawValue
+            | (perConnection ? MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_POLL.rawValue : MHD_USE_EPOLL.rawValue)
         let me = Unmanaged.passUnretained(self).toOpaque()
         let completed = unsafeBitCast(HTTPServer.completed as MHD_RequestCompletedCallback, to: OpaquePointer.self)
         daemon = withUnsafePointer(to: &address) { addressPointer in
             // SAFETY: MHD copies the address during MHD_start_daemon_va.
             let sockaddrPointer = OpaquePointer(addressPointer)
-            let arguments: [CVarArg] = [
-                MHD_OPTION.THREAD_POOL_SIZE.rawValue, UInt32(options.threads),
+            let pool: [CVarArg] = perConnection ? [] : [MHD_OPTION.THREAD_POOL_SIZE.rawValue, UInt32(options.threads)]
+            let arguments: [CVarArg] = pool + [
                 MHD_OPTION.CONNECTION_LIMIT.rawValue, UInt32(options.maxConnections),
                 MHD_OPTION.CONNECTION_TIMEOUT.rawValue, UInt32(options.connectionTimeoutSeconds),
                 MHD_OPTION.CONNECTION_MEMORY_LIMIT.rawValue, Int(options.connectionMemoryBytes),
@@ -130,10 +139,13 @@ public final class HTTPServer: @unchecked Sendable {
                                           Unmanaged.passUnretained(exchange).toOpaque())
             requestCls.pointee = Unmanaged.passRetained(exchange).toOpaque()
             server.began()
-            if let length = exchange.headers["content-length"].flatMap(Int.init), length > server.options.maxBodyBytes {
-                // 413 before reading a byte of the body.
-                exchange.answered = true
-                return server.queue(APIError.payloadTooLarge.response, on: connection)
+            if let length = exchange.headers["content-length"].flatMap(Int.init) {
+                if length > server.options.maxBodyBytes {
+                    // 413 before reading a byte of the body.
+                    exchange.answered = true
+                    return server.queue(APIError.payloadTooLarge.response, on: connection)
+                }
+                exchange.body.reserveCapacity(length)
             }
             return MHD_Result.YES
         }

@@ -37,7 +37,7 @@ public final class DirectIngestor: @unchecked Sendable {
         defer { lock.unlock() }
         let saved = chains
         var results: [DirectResult] = []
-        var records: [IngestRecord] = []
+        var records = IngestRows()
         results.reserveCapacity(events.count)
         for event in events {
             var line: [UInt8] = []
@@ -55,7 +55,7 @@ public final class DirectIngestor: @unchecked Sendable {
                     chains = saved
                     throw StoreError.corrupt("a sealed record does not read back: \(error)")
                 }
-                records.append(IngestRecord(line: line, facts: facts))
+                records.append(line: line, facts: facts)
                 results.append(.stored(line: line, facts: facts))
             case let .failure(error):
                 results.append(.refused(error))

@@ -63,19 +63,22 @@ struct RelayBatchResponder: Responder {
         guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
             throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
         }
-        var records: [IngestRecord] = []
+        // The decompressed body becomes the rows' buffer: lines are stored as ranges of it, uncopied.
+        var rows = IngestRows(body: body, expectedRows: body.count / 256)
         let reader = RecordReader()
         let checked: RelayBatchBodyError? = body.withUnsafeBytes { bytes in
             do throws(RelayBatchBodyError) {
                 try RelayBatch.readBody(bytes, hostID: hostID, batchSeq: batchSeq, reader: reader) { line, facts in
-                    records.append(IngestRecord(line: Array(line), facts: facts))
+                    // SAFETY: `line` is a slice of `bytes`, so its offset from the base is its offset in `body`.
+                    rows.appendLine(start: line.baseAddress! - bytes.baseAddress!, count: line.count, facts: facts)
                 }
                 return nil
             } catch { return error }
         }
         if let checked { throw Refusal(status: 400, code: "BAD_BATCH", message: checked.description) }
-        let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, records: records,
+        let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, rows: rows,
                                        receivedAtMicros: context.receivedAtMicros)
+        let records = rows.rows
         switch try store.appendRelayBatch(batch) {
         case let .stored(stored, replayed, incidents):
             metrics.batch("stored", records: stored)

@@ -28,24 +28,25 @@ enum RelayBatchApplier {
         guard let stored = try tx.lastHostSeq(hostID: host) else {
             throw StoreError.corrupt("host \(host) vanished during a batch")
         }
+        let rows = batch.rows.rows
         var replayed = 0
-        for record in batch.records where record.facts.hostSeq <= stored {
-            let seq = record.facts.hostSeq
+        for row in rows where row.hostSeq <= stored {
+            let seq = row.hostSeq
+            let agentID = batch.rows.agentID(row)
             guard let hash = try tx.storedHash(hostID: host, hostSeq: seq) else {
-                return try fork(record.facts.agentID, "host_seq \(seq) falls in a recorded gap below the stored "
+                return try fork(agentID, "host_seq \(seq) falls in a recorded gap below the stored "
                                 + "host_seq \(stored); a late record cannot be inserted behind the head")
             }
-            guard hash == record.facts.hash else {
-                return try fork(record.facts.agentID, "host_seq \(seq): stored hash \(hash.hex), batch hash "
-                                + "\(record.facts.hash.hex)")
+            guard hash == row.hash else {
+                return try fork(agentID, "host_seq \(seq): stored hash \(hash.hex), batch hash \(row.hash.hex)")
             }
             replayed += 1
         }
-        if replayed == batch.records.count { return .replay(records: replayed) }
+        if replayed == rows.count { return .replay(records: replayed) }
 
-        let fresh = batch.records[replayed...]
+        let fresh = replayed..<rows.count
         var incidents: [Incident] = []
-        let firstNew = fresh.first!.facts.hostSeq
+        let firstNew = rows[replayed].hostSeq
         if firstNew > stored + 1 {
             incidents.append(Incident(kind: .hostGap, hostID: host, batchSeq: batch.batchSeq,
                                       detail: "host_seq \(stored + 1)…\(firstNew - 1) missing: "
@@ -53,47 +54,51 @@ enum RelayBatchApplier {
                                       createdAtMicros: now))
         }
         struct Pending { var head: ChainHead?; var first: UInt64; var added: Int }
-        var chains: [String: Pending] = [:]
-        for record in fresh {
-            let facts = record.facts
+        // Indexed by the batch's agent number: no string hashing per record.
+        var chains = [Pending?](repeating: nil, count: batch.rows.agents.count)
+        for row in rows[fresh] {
             var pending: Pending
-            if let known = chains[facts.agentID] {
+            if let known = chains[Int(row.agent)] {
                 pending = known
             } else {
-                pending = Pending(head: try tx.chainHead(hostID: host, agentID: facts.agentID), first: 0, added: 0)
-                pending.first = pending.head == nil ? facts.sequence : 0
+                let head = try tx.chainHead(hostID: host, agentID: batch.rows.agentID(row))
+                pending = Pending(head: head, first: head == nil ? row.sequence : 0, added: 0)
             }
             let headSeq = pending.head?.sequence ?? 0
             let headHash = pending.head?.hash ?? .zero
-            if facts.sequence <= headSeq {
-                return try fork(facts.agentID, "chain \(facts.agentID): sequence \(facts.sequence) is already stored "
-                                + "(head \(headSeq)) with another record; batch hash \(facts.hash.hex)")
+            if row.sequence <= headSeq {
+                let agentID = batch.rows.agentID(row)
+                return try fork(agentID, "chain \(agentID): sequence \(row.sequence) is already stored "
+                                + "(head \(headSeq)) with another record; batch hash \(row.hash.hex)")
             }
-            if facts.sequence == headSeq + 1, facts.prevHash != headHash {
-                return try fork(facts.agentID, "chain \(facts.agentID): sequence \(facts.sequence) has prev_hash "
-                                + "\(facts.prevHash.hex), stored head hash is \(headHash.hex)")
+            if row.sequence == headSeq + 1, row.prevHash != headHash {
+                let agentID = batch.rows.agentID(row)
+                return try fork(agentID, "chain \(agentID): sequence \(row.sequence) has prev_hash "
+                                + "\(row.prevHash.hex), stored head hash is \(headHash.hex)")
             }
-            if facts.sequence > headSeq + 1 {
-                incidents.append(Incident(kind: .sequenceGap, hostID: host, agentID: facts.agentID,
+            if row.sequence > headSeq + 1 {
+                let agentID = batch.rows.agentID(row)
+                incidents.append(Incident(kind: .sequenceGap, hostID: host, agentID: agentID,
                                           batchSeq: batch.batchSeq,
-                                          detail: "chain \(facts.agentID): sequence \(facts.sequence) follows "
-                                            + "\(headSeq); \(facts.sequence - headSeq - 1) record(s) missing",
+                                          detail: "chain \(agentID): sequence \(row.sequence) follows "
+                                            + "\(headSeq); \(row.sequence - headSeq - 1) record(s) missing",
                                           createdAtMicros: now))
             }
-            pending.head = ChainHead(sequence: facts.sequence, hash: facts.hash)
+            pending.head = ChainHead(sequence: row.sequence, hash: row.hash)
             pending.added += 1
-            chains[facts.agentID] = pending
+            chains[Int(row.agent)] = pending
         }
 
-        for record in fresh { try tx.insert(record) }
-        for (agentID, pending) in chains {
-            try tx.updateChain(hostID: host, agentID: agentID, head: pending.head!, firstSequence: pending.first,
-                               addedRecords: pending.added, lastActivityMicros: now)
+        try tx.insert(batch.rows, hostID: host, range: fresh)
+        for (agent, pending) in chains.enumerated() {
+            guard let pending else { continue }
+            try tx.updateChain(hostID: host, agentID: batch.rows.agents[agent], head: pending.head!,
+                               firstSequence: pending.first, addedRecords: pending.added, lastActivityMicros: now)
         }
-        let last = fresh.last!.facts.hostSeq
+        let last = rows[rows.count - 1].hostSeq
         try tx.updateHost(hostID: host, lastHostSeq: last, addedRecords: fresh.count, lastActivityMicros: now)
         try tx.insertBatch(hostID: host, batchSeq: batch.batchSeq, lastHostSeq: last, bodySHA256: batch.bodySHA256,
-                           records: batch.records.count, atMicros: now)
+                           records: rows.count, atMicros: now)
         for index in incidents.indices { incidents[index].id = try tx.insertIncident(incidents[index]) }
         return .stored(records: fresh.count, replayed: replayed, incidents: incidents)
     }

@@ -14,7 +14,7 @@ public protocol Store: AnyObject, Sendable {
     /// Applies one verified relay batch all-or-nothing: stored, replay, or fork (nothing stored).
     func appendRelayBatch(_ batch: VerifiedRelayBatch) throws -> RelayBatchOutcome
     /// Stores records the server sealed on its own chains, in one transaction.
-    func appendDirect(hostID: String, records: [IngestRecord]) throws
+    func appendDirect(hostID: String, records: IngestRows) throws
     /// The chain state of a host, as stored (the server's own chains at start).
     func loadHostChains(hostID: String) throws -> HostChains
 
@@ -68,20 +68,6 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One record ready to store: its canonical line and the facts indexed.
-public struct IngestRecord: Sendable {
-    public var line: [UInt8]
-    public var facts: StoredRecord
-    /// `timestamp` in microseconds since the epoch (UTC), for range queries.
-    public var timestampMicros: Int64
-
-    public init(line: [UInt8], facts: StoredRecord) {
-        self.line = line
-        self.facts = facts
-        self.timestampMicros = RFC3339.microseconds(facts.timestamp) ?? 0
-    }
-}
-
 /// A relay batch whose signature, size and records have been checked on their own.
 public struct VerifiedRelayBatch: Sendable {
     public var hostID: String
@@ -89,7 +75,7 @@ public struct VerifiedRelayBatch: Sendable {
     public var batchSeq: UInt64
     public var bodySHA256: SHA256Digest
     /// Records in host_seq order, contiguous from `batchSeq`.
-    public var records: [IngestRecord]
+    public var rows: IngestRows
     public var receivedAtMicros: Int64
 }
 

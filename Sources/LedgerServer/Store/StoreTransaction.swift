@@ -10,7 +10,8 @@ public protocol StoreTransaction {
     /// The hash of the record stored at `hostSeq` of `hostID`.
     func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest?
     func chainHead(hostID: String, agentID: String) throws -> ChainHead?
-    func insert(_ record: IngestRecord) throws
+    /// Inserts `rows.rows[range]`: the hot loop of ingest, one call per request.
+    func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws
     /// Moves a chain's head (creating the chain when new) and adds `addedRecords` to its count.
     func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
                      lastActivityMicros: Int64) throws
@@ -25,27 +26,25 @@ public protocol StoreTransaction {
 extension StoreTransaction {
     /// Stores records that continue their chains by construction (the server's own, sealed
     /// under DirectIngestor's lock), moving heads and the host position with them.
-    func appendSealed(hostID: String, records: [IngestRecord], nowMicros: Int64) throws {
-        guard let last = records.last else { return }
-
-        var chains: [String: SealedPending] = [:]
-        for record in records {
-            try insert(record)
-            let facts = record.facts
-            let head = ChainHead(sequence: facts.sequence, hash: facts.hash)
-            if var pending = chains[facts.agentID] {
+    func appendSealed(hostID: String, records: IngestRows, nowMicros: Int64) throws {
+        guard let last = records.rows.last else { return }
+        try insert(records, hostID: hostID, range: records.rows.indices)
+        var chains: [Int32: SealedPending] = [:]
+        for row in records.rows {
+            let head = ChainHead(sequence: row.sequence, hash: row.hash)
+            if var pending = chains[row.agent] {
                 pending.head = head
                 pending.added += 1
-                chains[facts.agentID] = pending
+                chains[row.agent] = pending
             } else {
-                chains[facts.agentID] = SealedPending(head: head, first: facts.sequence == 1 ? 1 : 0, added: 1)
+                chains[row.agent] = SealedPending(head: head, first: row.sequence == 1 ? 1 : 0, added: 1)
             }
         }
-        for (agentID, pending) in chains {
-            try updateChain(hostID: hostID, agentID: agentID, head: pending.head, firstSequence: pending.first,
-                            addedRecords: pending.added, lastActivityMicros: nowMicros)
+        for (agent, pending) in chains {
+            try updateChain(hostID: hostID, agentID: records.agents[Int(agent)], head: pending.head,
+                            firstSequence: pending.first, addedRecords: pending.added, lastActivityMicros: nowMicros)
         }
-        try updateHost(hostID: hostID, lastHostSeq: last.facts.hostSeq, addedRecords: records.count,
+        try updateHost(hostID: hostID, lastHostSeq: last.hostSeq, addedRecords: records.count,
                        lastActivityMicros: nowMicros)
     }
 }

@@ -126,6 +126,37 @@ final class SQLiteStatement {
         bytes.withUnsafeBytes { bind(index, $0) }
     }
 
+    // SAFETY (all bindStatic): SQLITE_STATIC makes SQLite keep the pointer instead of copying; the
+    // caller guarantees the bytes outlive the step that uses them and rebinds or resets before they go.
+
+    /// Binds `span` of `bytes` as UTF-8 text without copying (NULL when the span is null).
+    func bindStatic(_ index: Int32, text bytes: UnsafeRawBufferPointer, _ span: ByteSpan) {
+        if span.isNull {
+            sqlite3_bind_null(stmt, index)
+        } else {
+            let base = bytes.baseAddress.map { $0 + Int(span.start) }.map { UnsafeRawPointer($0) }
+                ?? UnsafeRawPointer(bitPattern: 1)!
+            sqlite3_bind_text(stmt, index, base.assumingMemoryBound(to: CChar.self), span.count, nil)
+        }
+    }
+
+    /// Binds `span` of `bytes` as a blob without copying.
+    func bindStatic(_ index: Int32, blob bytes: UnsafeRawBufferPointer, _ span: ByteSpan) {
+        let base = bytes.baseAddress.map { UnsafeRawPointer($0 + Int(span.start)) } ?? UnsafeRawPointer(bitPattern: 1)!
+        sqlite3_bind_blob(stmt, index, base, max(0, span.count), nil)
+    }
+
+    /// Runs a statement that returns no rows and rewinds it, keeping its bindings for the next run.
+    func runAndRewind() throws {
+        let rc = sqlite3_step(stmt)
+        guard rc == SQLITE_DONE else {
+            let error = connection.lastError(rc)
+            sqlite3_reset(stmt)
+            throw error
+        }
+        sqlite3_reset(stmt)
+    }
+
     /// Steps once: true when a row is available.
     func step() throws -> Bool {
         let rc = sqlite3_step(stmt)

@@ -7,6 +7,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public let path: String
     private let writer: SQLiteWriter
     private let readers: ReaderPool
+    private let checkpointer: SQLiteCheckpointer
     /// Seconds per commit and jobs per commit, for /metrics.
     public var onCommit: ((Int, Double) -> Void)? {
         get { writer.onCommit }
@@ -21,14 +22,21 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         let db = try SQLiteConnection(path: path)
         try db.execute(SQLiteSchema.pragmas)
         try db.execute(SQLiteSchema.version1)
-        writer = SQLiteWriter(db: db)
+        // Checkpoints run on their own thread (SQLiteCheckpointer), not inside the writer's COMMIT.
+        try db.execute("PRAGMA wal_autocheckpoint=0")
+        checkpointer = try SQLiteCheckpointer(path: path)
+        writer = SQLiteWriter(db: db, checkpointer: checkpointer)
         self.readers = ReaderPool(path: path, size: max(1, readers))
     }
 
-    deinit { writer.close() }
+    deinit {
+        writer.close()
+        checkpointer.close()
+    }
 
     public func close() {
         writer.close()
+        checkpointer.close()
         readers.close()
     }
 
@@ -38,7 +46,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try writer.perform { tx in try RelayBatchApplier.apply(batch, in: tx) }
     }
 
-    public func appendDirect(hostID: String, records: [IngestRecord]) throws {
+    public func appendDirect(hostID: String, records: IngestRows) throws {
         let now = nowMicros()
         try writer.perform { tx in try tx.appendSealed(hostID: hostID, records: records, nowMicros: now) }
     }

@@ -24,18 +24,52 @@ struct SQLiteTransaction: StoreTransaction {
         return ChainHead(sequence: UInt64(stmt.int(0)), hash: hash)
     }
 
-    func insert(_ record: IngestRecord) throws {
-        let stmt = try db.statement("""
-            INSERT INTO records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type,
-                                action_status, ts, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-            """)
-        let facts = record.facts
-        stmt.bind(1, facts.id).bind(2, facts.hostID).bind(3, facts.agentID)
-            .bind(4, Int64(facts.sequence)).bind(5, Int64(facts.hostSeq))
-        _ = facts.hash.withUnsafeBytes { stmt.bind(6, $0) }
-        stmt.bind(7, facts.sessionID).bind(8, facts.actionType).bind(9, facts.actionStatus)
-            .bind(10, record.timestampMicros).bind(11, record.line)
-        try stmt.run()
+    func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws {
+        guard !range.isEmpty else { return }
+        let width = SQLiteSchema.rowsPerInsert
+        let full = try db.statement(SQLiteSchema.insertRecordsFull)
+        let one = try db.statement(SQLiteSchema.insertRecordOne)
+        let hostBytes = Array(hostID.utf8)
+        try hostBytes.withUnsafeBytes { host in
+            try rows.bytes.withUnsafeBytes { bytes in
+                // SAFETY: every pointer bound below (SQLITE_STATIC, no copy) points into `bytes` or `host`,
+                // both alive for this closure (host ids are ≥ 1 byte, so `host` has a base); each statement
+                // is stepped to completion before its next binding, and both are reset (bindings cleared)
+                // before the closure returns.
+                defer {
+                    full.reset()
+                    one.reset()
+                }
+                var index = range.lowerBound
+                while range.upperBound - index >= width {
+                    for slot in 0..<width { bind(full, slot: slot, rows, rows.rows[index + slot], bytes, host) }
+                    try full.runAndRewind()
+                    index += width
+                }
+                while index < range.upperBound {
+                    bind(one, slot: 0, rows, rows.rows[index], bytes, host)
+                    try one.runAndRewind()
+                    index += 1
+                }
+            }
+        }
+    }
+
+    /// Binds one row to parameters `slot * 11 + 1 … slot * 11 + 11` of `stmt`.
+    private func bind(_ stmt: SQLiteStatement, slot: Int, _ rows: IngestRows, _ row: IngestRow,
+                      _ bytes: UnsafeRawBufferPointer, _ host: UnsafeRawBufferPointer) {
+        let p = Int32(slot * SQLiteSchema.columnsPerRow)
+        stmt.bindStatic(p + 1, text: bytes, row.id)
+        stmt.bindStatic(p + 2, text: host, ByteSpan(start: 0, count: Int32(host.count)))
+        stmt.bindStatic(p + 3, text: bytes, rows.agentSpans[Int(row.agent)])
+        stmt.bind(p + 4, Int64(row.sequence))
+        stmt.bind(p + 5, Int64(row.hostSeq))
+        withUnsafeBytes(of: row.hash) { _ = stmt.bind(p + 6, $0) }  // 32 bytes, copied (TRANSIENT)
+        stmt.bindStatic(p + 7, text: bytes, row.sessionID)
+        stmt.bindStatic(p + 8, text: bytes, row.actionType)
+        stmt.bindStatic(p + 9, text: bytes, row.actionStatus)
+        stmt.bind(p + 10, row.timestampMicros)
+        stmt.bindStatic(p + 11, blob: bytes, row.line)
     }
 
     func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,

@@ -28,8 +28,11 @@ final class SQLiteWriter: @unchecked Sendable {
     /// Called on the writer thread after a commit with the number of jobs and the seconds it took.
     var onCommit: ((Int, Double) -> Void)?
 
-    init(db: SQLiteConnection) {
+    private let checkpointer: SQLiteCheckpointer?
+
+    init(db: SQLiteConnection, checkpointer: SQLiteCheckpointer? = nil) {
         self.db = db
+        self.checkpointer = checkpointer
         let thread = Thread { [unowned self] in self.loop() }
         thread.name = "sqlite-writer"
         self.thread = thread
@@ -62,6 +65,8 @@ final class SQLiteWriter: @unchecked Sendable {
     }
 
     private func loop() {
+        // Set from inside the thread so that Foundation also gives the kernel the name (top -H, perf).
+        Thread.current.name = "sqlite-writer"
         while true {
             condition.lock()
             while pending.isEmpty && !closed { condition.wait() }
@@ -106,6 +111,7 @@ final class SQLiteWriter: @unchecked Sendable {
             for job in jobs { job.result = .failure(error) }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        checkpointer?.committed()
         onCommit?(jobs.count, seconds)
         for job in jobs { job.done.signal() }
     }
