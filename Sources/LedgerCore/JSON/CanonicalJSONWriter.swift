@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // RFC 8785 (JSON Canonicalization Scheme) output from a parsed tape.
 //
 // Members come out in the order the parser already sorted them (UTF-16 code
@@ -8,14 +14,17 @@
 public enum CanonicalJSON {
     /// Appends the canonical form of the value at `index` (and its subtree).
     public static func write(_ tape: JSONTape, _ index: Int, bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        // Canonical output is about as long as the input; bigger documents just grow.
+        ByteWriter.withScratch(estimate: bytes.count + 64, appendingTo: &out) { writer in
+            write(tape, index, bytes: bytes, into: &writer)
+        }
+    }
+
+    /// The hot-path form: appends to a `ByteWriter` (see there for why).
+    static func write(_ tape: JSONTape, _ index: Int, bytes: UnsafeRawBufferPointer, into out: inout ByteWriter) {
         // SAFETY: the tape's arrays are not mutated while these buffers are in use.
-        tape.nodes.withUnsafeBufferPointer { nodes in
-            tape.sortedMembers.withUnsafeBufferPointer { members in
-                tape.numbers.withUnsafeBufferPointer { numbers in
-                    let view = TapeView(nodes: nodes, members: members, numbers: numbers, bytes: bytes)
-                    view.write(index, into: &out)
-                }
-            }
+        tape.withUnsafeStorage { nodes, members, numbers in
+            TapeView(nodes: nodes, members: members, numbers: numbers, bytes: bytes).write(index, into: &out)
         }
     }
 
@@ -27,17 +36,19 @@ public enum CanonicalJSON {
         let numbers: UnsafeBufferPointer<Double>
         let bytes: UnsafeRawBufferPointer
 
-        func write(_ index: Int, into out: inout [UInt8]) {
+        func write(_ index: Int, into out: inout ByteWriter) {
             let node = nodes[index]
             switch node.kind {
-            case .null: appendLiteral("null", into: &out)
-            case .true: appendLiteral("true", into: &out)
-            case .false: appendLiteral("false", into: &out)
+            case .null: out.append("null")
+            case .true: out.append("true")
+            case .false: out.append("false")
             case .number:
                 if node.isSimpleInteger {
                     writeSimpleInteger(node, bytes: bytes, into: &out)
                 } else {
-                    ECMAScriptNumber.write(numbers[Int(node.aux)], into: &out)
+                    var text: [UInt8] = []
+                    ECMAScriptNumber.write(numbers[Int(node.aux)], into: &text)
+                    out.append(text)
                 }
             case .string: writeString(node, bytes: bytes, into: &out)
             case .array:
@@ -80,35 +91,38 @@ public enum CanonicalJSON {
     }
 
     @inline(__always)
-    static func writeString(_ node: JSONNode, bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    static func writeString(_ node: JSONNode, bytes: UnsafeRawBufferPointer, into out: inout ByteWriter) {
         let raw = UnsafeRawBufferPointer(rebasing: bytes[Int(node.start)..<Int(node.end)])
         if !node.hasEscapes {
             // Without escapes the raw content is already canonical: the parser refused raw
             // control characters, and '"' and '\\' cannot appear unescaped.
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: raw)
-            out.append(UInt8(ascii: "\""))
+            let length = raw.count
+            let target = out.appendUninitialized(length + 2)
+            target[0] = UInt8(ascii: "\"")
+            // SAFETY: target has length + 2 bytes; raw lies inside the input.
+            if length > 0 { memcpy(target + 1, raw.baseAddress!, length) }
+            target[length + 1] = UInt8(ascii: "\"")
             return
         }
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(raw.count)
-        JSONEscapes.decode(bytes, from: Int(node.start), to: Int(node.end), into: &decoded)
-        JSONEscapes.writeCanonicalString(decoded, into: &out)
+        writeEscapedString(raw, into: &out)
+    }
+
+    @inline(never)
+    static func writeEscapedString(_ raw: UnsafeRawBufferPointer, into out: inout ByteWriter) {
+        ByteWriter.withTemporary(estimate: raw.count) { decoded in
+            JSONEscapes.decode(raw, from: 0, to: raw.count, sink: &decoded)
+            JSONEscapes.writeCanonicalString(decoded.bytes, sink: &out)
+        }
     }
 
     @inline(__always)
-    static func writeSimpleInteger(_ node: JSONNode, bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    static func writeSimpleInteger(_ node: JSONNode, bytes: UnsafeRawBufferPointer, into out: inout ByteWriter) {
         let start = Int(node.start), end = Int(node.end)
         // "-0" is the only simple integer whose canonical form differs from its literal.
         if end - start == 2, bytes[start] == UInt8(ascii: "-"), bytes[start + 1] == UInt8(ascii: "0") {
             out.append(UInt8(ascii: "0"))
         } else {
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            out.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         }
-    }
-
-    @inline(__always)
-    static func appendLiteral(_ word: StaticString, into out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
     }
 }

@@ -15,6 +15,10 @@ public enum JSONEscapes {
     /// Appends the decoded UTF-8 of a string's raw content `start..<end`.
     /// Precondition: the parser validated the content (escapes and surrogate pairs).
     public static func decode(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, into out: inout [UInt8]) {
+        decode(bytes, from: start, to: end, sink: &out)
+    }
+
+    static func decode<Sink: ByteSink>(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, sink out: inout Sink) {
         var i = start
         while i < end {
             let byte = bytes[i]
@@ -52,7 +56,7 @@ public enum JSONEscapes {
         return value
     }
 
-    static func appendUTF8(_ scalar: UInt32, into out: inout [UInt8]) {
+    static func appendUTF8<Sink: ByteSink>(_ scalar: UInt32, into out: inout Sink) {
         switch scalar {
         case ..<0x80:
             out.append(UInt8(scalar))
@@ -71,18 +75,23 @@ public enum JSONEscapes {
         }
     }
 
-    private static let lowerHex: [UInt8] = Array("0123456789abcdef".utf8)
+    @inline(__always)
+    static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble }  // 0x57 + 10 == "a"
 
     /// Appends `"…"` with RFC 8785 escaping of valid UTF-8 text: `\"`, `\\`, the five
     /// short control escapes, other code points below U+0020 as `\u00xx` (lowercase),
     /// everything else (U+007F, U+2028 included) literally.
     public static func writeCanonicalString(_ text: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        writeCanonicalString(text, sink: &out)
+    }
+
+    static func writeCanonicalString<Sink: ByteSink>(_ text: UnsafeRawBufferPointer, sink out: inout Sink) {
         out.append(UInt8(ascii: "\""))
         var runStart = 0
         for i in 0..<text.count {
             let byte = text[i]
             guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart..<i])) }
+            if runStart < i { out.appendBytes(UnsafeRawBufferPointer(rebasing: text[runStart..<i])) }
             runStart = i + 1
             out.append(UInt8(ascii: "\\"))
             switch byte {
@@ -93,11 +102,12 @@ public enum JSONEscapes {
             case 0x0C: out.append(UInt8(ascii: "f"))
             case 0x0D: out.append(UInt8(ascii: "r"))
             default:
-                out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        lowerHex[Int(byte >> 4)], lowerHex[Int(byte & 0xF)]])
+                out.appendBytes(UnsafeRawBufferPointer(start: ("u00" as StaticString).utf8Start, count: 3))
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 0xF))
             }
         }
-        if runStart < text.count { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[runStart...])) }
+        if runStart < text.count { out.appendBytes(UnsafeRawBufferPointer(rebasing: text[runStart...])) }
         out.append(UInt8(ascii: "\""))
     }
 
@@ -109,4 +119,19 @@ public enum JSONEscapes {
         var text = text
         text.withUTF8 { writeCanonicalString(UnsafeRawBufferPointer($0), into: &out) }
     }
+}
+
+/// Where the escape helpers write: `[UInt8]` for the public API, `ByteWriter` on the
+/// hot path. Generic (and specialized) so that both share one implementation.
+protocol ByteSink {
+    mutating func append(_ byte: UInt8)
+    mutating func appendBytes(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Array: ByteSink where Element == UInt8 {
+    @inline(__always) mutating func appendBytes(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+}
+
+extension ByteWriter: ByteSink {
+    @inline(__always) mutating func appendBytes(_ bytes: UnsafeRawBufferPointer) { append(bytes) }
 }

@@ -18,8 +18,14 @@ extension JSONParser {
             // bytes is '"', '\\', below 0x20 or at/above 0x80.
             while pos &+ 8 <= count {
                 // SAFETY: pos+8 <= count; loadUnaligned tolerates any alignment.
-                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                if Self.hasSpecialByte(word) { break }
+                let word = UInt64(littleEndian: UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self))
+                let special = Self.specialBytes(word)
+                if special != 0 {
+                    // Jump straight to the first special byte instead of stepping to it
+                    // one byte (and one more word test) at a time.
+                    pos &+= special.trailingZeroBitCount &>> 3
+                    break
+                }
                 pos &+= 8
             }
             guard pos < count else {
@@ -41,27 +47,32 @@ extension JSONParser {
         // The first eight bytes, big-endian and zero-padded, let member names be ordered by
         // one integer comparison in the common case (see JSONKeyOrder.compare).
         var prefix: UInt64 = 0
-        if pos - start >= 8 {
-            // SAFETY: start+8 <= pos <= count.
-            prefix = UInt64(bigEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+        let length = pos - start
+        if start &+ 8 <= count {
+            // SAFETY: start+8 <= count; bytes past the string's end are masked off.
+            let raw = UInt64(bigEndian: UnsafeRawPointer(base + start).loadUnaligned(as: UInt64.self))
+            prefix = length >= 8 ? raw : (length == 0 ? 0 : raw & ~(UInt64.max &>> UInt64(8 * length)))
         } else {
             for i in 0..<(pos - start) { prefix |= UInt64(base[start + i]) << (56 - 8 * UInt64(i)) }
         }
-        tape.nodes.append(JSONNode(kind: .string, flags: flags, start: UInt32(start), end: UInt32(pos),
-                                   next: UInt32(tape.nodes.count + 1), count: UInt32(truncatingIfNeeded: prefix >> 32),
-                                   aux: UInt32(truncatingIfNeeded: prefix)))
+        appendNode(JSONNode(kind: .string, flags: flags, start: UInt32(start), end: UInt32(pos),
+                            next: UInt32(nodeCount + 1), count: UInt32(truncatingIfNeeded: prefix >> 32),
+                            aux: UInt32(truncatingIfNeeded: prefix)))
         pos += 1
     }
 
+    /// A mask with the high bit set in each byte of `word` (little-endian) that is '"',
+    /// '\\', below 0x20 or at/above 0x80. Bytes above the first flagged one may be
+    /// flagged falsely (borrows), so only the lowest set bit is meaningful.
     @inline(__always)
-    static func hasSpecialByte(_ word: UInt64) -> Bool {
+    static func specialBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
         let quote = hasZeroByte(word ^ (ones &* 0x22))
         let backslash = hasZeroByte(word ^ (ones &* 0x5C))
         let control = (word &- ones &* 0x20) & ~word & highs
-        return (quote | backslash | control | (word & highs)) != 0
+        return quote | backslash | control | (word & highs)
     }
 
     /// Validates one escape sequence at `pos` (the backslash) and moves past it.
@@ -136,29 +147,82 @@ extension JSONParser {
 
     /// Sorts the member names pending from `mark` in RFC 8785 order and rejects duplicates.
     mutating func sortAndCheckNames(from mark: Int) throws(JSONError) {
-        let nodes = tape.nodes
+        let nodes = UnsafePointer(self.nodes)
         let bytes = UnsafeRawBufferPointer(start: base, count: count)
-        let end = pendingMembers.count
-        if end - mark <= 16 {
+        // SAFETY: pending[mark..<pendingCount] are initialized; nothing else writes them here.
+        var names = UnsafeMutableBufferPointer(start: pending + mark, count: pendingCount - mark)
+        if names.count <= 16 {
+            let outcome = Self.sortByPrefixes(names, nodes, bytes)
+            if outcome == 0 { return }
+            if outcome > 0 { throw duplicateName(names[outcome - 1], names[outcome], nodes, bytes) }
             // Insertion sort in place: events have a handful of members; no allocation.
-            for i in (mark + 1)..<end {
-                let name = pendingMembers[i]
+            for i in 1..<names.count {
+                let name = names[i]
+                let node = nodes[Int(name)]
                 var j = i
-                while j > mark, JSONKeyOrder.compare(nodes[Int(name)], nodes[Int(pendingMembers[j - 1])], bytes) < 0 {
-                    pendingMembers[j] = pendingMembers[j - 1]
+                while j > 0, JSONKeyOrder.compare(node, nodes[Int(names[j - 1])], bytes) < 0 {
+                    names[j] = names[j - 1]
                     j -= 1
                 }
-                pendingMembers[j] = name
+                names[j] = name
             }
         } else {
-            pendingMembers[mark...].sort { JSONKeyOrder.compare(nodes[Int($0)], nodes[Int($1)], bytes) < 0 }
+            names.sort { JSONKeyOrder.compare(nodes[Int($0)], nodes[Int($1)], bytes) < 0 }
         }
-        for i in (mark + 1)..<end
-        where JSONKeyOrder.compare(nodes[Int(pendingMembers[i - 1])], nodes[Int(pendingMembers[i])], bytes) == 0 {
-            // Report at the later occurrence in the document.
-            let node = nodes[Int(max(pendingMembers[i - 1], pendingMembers[i]))]
-            let name = String(decoding: JSONKeyOrder.decoded(node, bytes), as: UTF8.self)
-            throw JSONError(.duplicateName, at: Int(node.start) - 1, "duplicate member name \"\(name)\"")
+        for i in 1..<names.count
+        where JSONKeyOrder.compare(nodes[Int(names[i - 1])], nodes[Int(names[i])], bytes) == 0 {
+            throw duplicateName(names[i - 1], names[i], nodes, bytes)
+        }
+    }
+
+    func duplicateName(_ a: UInt32, _ b: UInt32, _ nodes: UnsafePointer<JSONNode>, _ bytes: UnsafeRawBufferPointer) -> JSONError {
+        // Report at the later occurrence in the document.
+        let node = nodes[Int(max(a, b))]
+        let name = String(decoding: JSONKeyOrder.decoded(node, bytes), as: UTF8.self)
+        return JSONError(.duplicateName, at: Int(node.start) - 1, "duplicate member name \"\(name)\"")
+    }
+
+    /// Insertion sort keyed by the names' 8-byte ordering prefixes, held in a stack array
+    /// so the inner loop compares integers instead of reloading nodes (this halved the
+    /// cost of ordering an event's members). Returns -1, leaving `names` untouched, when
+    /// some name has escapes or a non-ASCII prefix; else 0 when sorted without
+    /// duplicates, or `i` when `names[i - 1]` and `names[i]` are equal.
+    static func sortByPrefixes(_ names: UnsafeMutableBufferPointer<UInt32>, _ nodes: UnsafePointer<JSONNode>,
+                               _ bytes: UnsafeRawBufferPointer) -> Int {
+        var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                      UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &storage) { raw in
+            // SAFETY: 16 keys fit in `storage`; names.count <= 16 is checked by the caller.
+            let keys = raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
+            precondition(names.count <= 16)
+            for i in 0..<names.count {
+                let node = nodes[Int(names[i])]
+                let key = UInt64(node.count) << 32 | UInt64(node.aux)
+                if node.hasEscapes || key & 0x8080_8080_8080_8080 != 0 { return -1 }
+                keys[i] = key
+            }
+            for i in 1..<names.count {
+                let name = names[i], key = keys[i]
+                var j = i
+                while j > 0 {
+                    let other = keys[j - 1]
+                    // Equal prefixes: decide on the whole names.
+                    if other < key || (other == key
+                        && JSONKeyOrder.compare(nodes[Int(name)], nodes[Int(names[j - 1])], bytes) >= 0) { break }
+                    names[j] = names[j - 1]
+                    keys[j] = other
+                    j -= 1
+                }
+                names[j] = name
+                keys[j] = key
+            }
+            // Only names with equal prefixes can be equal, and sorting made them adjacent.
+            for i in 1..<names.count where keys[i - 1] == keys[i]
+                && JSONKeyOrder.compare(nodes[Int(names[i - 1])], nodes[Int(names[i])], bytes) == 0 {
+                return i
+            }
+            return 0
         }
     }
 
@@ -171,6 +235,7 @@ extension JSONParser {
 /// RFC 8785 §3.2.3: member names sort by their UTF-16 code units.
 public enum JSONKeyOrder {
     /// Compares two string nodes by the UTF-16 code units of their decoded values.
+    @inline(__always)
     static func compare(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
         if !a.hasEscapes, !b.hasEscapes {
             // String nodes carry their first eight raw bytes (big-endian, zero-padded; raw
@@ -180,10 +245,21 @@ public enum JSONKeyOrder {
                 if prefixA != prefixB { return prefixA < prefixB ? -1 : 1 }
                 if a.end - a.start <= 8, b.end - b.start <= 8 { return 0 }
             }
-            // SAFETY: string node offsets lie inside `bytes`.
-            return compareUTF8(UnsafeRawBufferPointer(rebasing: bytes[Int(a.start)..<Int(a.end)]),
-                               UnsafeRawBufferPointer(rebasing: bytes[Int(b.start)..<Int(b.end)]))
+            return compareRaw(a, b, bytes)
         }
+        return compareDecoded(a, b, bytes)
+    }
+
+    /// The slow paths of `compare`, out of line so the prefix test inlines small.
+    @inline(never)
+    static func compareRaw(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
+        // SAFETY: string node offsets lie inside `bytes`.
+        compareUTF8(UnsafeRawBufferPointer(rebasing: bytes[Int(a.start)..<Int(a.end)]),
+                    UnsafeRawBufferPointer(rebasing: bytes[Int(b.start)..<Int(b.end)]))
+    }
+
+    @inline(never)
+    static func compareDecoded(_ a: JSONNode, _ b: JSONNode, _ bytes: UnsafeRawBufferPointer) -> Int {
         let left = decoded(a, bytes), right = decoded(b, bytes)
         return left.withUnsafeBytes { l in right.withUnsafeBytes { r in compareUTF8(l, r) } }
     }

@@ -17,14 +17,19 @@ extension JSONTape {
     /// On error the tape's content is unspecified.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, limits: JSONLimits = .default) throws(JSONError) {
         reset()
-        var parser = JSONParser(bytes: bytes, maxDepth: limits.maxDepth)
+        // Copy-on-write: a buffer another tape still reads is replaced, never written.
+        if !isKnownUniquelyReferenced(&nodeStore) { nodeStore = TapeBuffer(capacity: nodeStore.capacity) }
+        if !isKnownUniquelyReferenced(&pendingStore) { pendingStore = TapeBuffer(capacity: pendingStore.capacity) }
+        var parser = JSONParser(bytes: bytes, maxDepth: limits.maxDepth, nodeStore: nodeStore, pendingStore: pendingStore)
         // Move our arrays into the parser so that appends don't copy them (unique reference).
-        swap(&parser.tape, &self)
-        swap(&parser.pendingMembers, &parser.tape.pendingMembers)
+        swap(&parser.sortedMembers, &sortedMembers)
+        swap(&parser.numbers, &numbers)
         defer {
-            parser.pendingMembers.removeAll(keepingCapacity: true)
-            swap(&parser.pendingMembers, &parser.tape.pendingMembers)
-            swap(&parser.tape, &self)
+            swap(&parser.sortedMembers, &sortedMembers)
+            swap(&parser.numbers, &numbers)
+            nodeStore = parser.nodeStore
+            nodeCount = parser.nodeCount
+            pendingStore = parser.pendingStore
         }
         try parser.parseDocument()
     }
@@ -43,11 +48,22 @@ struct JSONParser {
     let count: Int
     let maxDepth: Int
     var pos = 0
-    var tape = JSONTape()
+    /// The tape's node storage while parsing; `nodes` is `nodeStore.base`, cached.
+    var nodeStore: TapeBuffer<JSONNode>
+    var nodes: UnsafeMutablePointer<JSONNode>
+    var nodeCount = 0
+    var sortedMembers: [UInt32] = []
+    var numbers: [Double] = []
     /// Member-name indices of the objects still open, innermost last.
-    var pendingMembers: [UInt32] = []
+    var pendingStore: TapeBuffer<UInt32>
+    var pending: UnsafeMutablePointer<UInt32>
+    var pendingCount = 0
 
-    init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    init(bytes: UnsafeRawBufferPointer, maxDepth: Int, nodeStore: TapeBuffer<JSONNode>, pendingStore: TapeBuffer<UInt32>) {
+        self.nodeStore = nodeStore
+        nodes = nodeStore.base
+        self.pendingStore = pendingStore
+        pending = pendingStore.base
         // SAFETY: an empty buffer may have a nil base; substitute a dangling pointer that
         // is never dereferenced because count == 0.
         self.base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -63,6 +79,38 @@ struct JSONParser {
         try parseValue(depth: 0)
         skipWhitespace()
         guard pos == count else { throw syntax("unexpected \(describeByte(pos)) after the end of the JSON value") }
+    }
+
+    // MARK: Tape storage
+
+    @inline(__always)
+    mutating func appendNode(_ node: JSONNode) {
+        if nodeCount == nodeStore.capacity { growNodes() }
+        // SAFETY: nodeCount < capacity of the buffer `nodes` points into.
+        (nodes + nodeCount).initialize(to: node)
+        nodeCount &+= 1
+    }
+
+    @inline(never)
+    mutating func growNodes() {
+        let bigger = TapeBuffer<JSONNode>(capacity: nodeStore.capacity * 2)
+        // SAFETY: both buffers hold at least nodeCount elements; they do not overlap.
+        bigger.base.update(from: nodes, count: nodeCount)
+        nodeStore = bigger
+        nodes = bigger.base
+    }
+
+    @inline(__always)
+    mutating func pushPendingMember(_ nameIndex: UInt32) {
+        if pendingCount == pendingStore.capacity {
+            let bigger = TapeBuffer<UInt32>(capacity: pendingStore.capacity * 2)
+            // SAFETY: both buffers hold at least pendingCount elements; they do not overlap.
+            bigger.base.update(from: pending, count: pendingCount)
+            pendingStore = bigger
+            pending = bigger.base
+        }
+        pending[pendingCount] = nameIndex
+        pendingCount &+= 1
     }
 
     // MARK: Values
@@ -85,10 +133,10 @@ struct JSONParser {
         guard depth <= maxDepth else {
             throw JSONError(.tooDeep, at: pos, "nesting deeper than \(maxDepth) levels")
         }
-        let index = tape.nodes.count
-        tape.nodes.append(JSONNode(kind: .object, flags: 0, start: UInt32(pos), end: 0, next: 0, count: 0, aux: 0))
+        let index = nodeCount
+        appendNode(JSONNode(kind: .object, flags: 0, start: UInt32(pos), end: 0, next: 0, count: 0, aux: 0))
         pos += 1
-        let mark = pendingMembers.count
+        let mark = pendingCount
         skipWhitespace()
         if pos < count, base[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -98,7 +146,7 @@ struct JSONParser {
                     throw syntax(pos < count ? "expected a member name (a string), found \(describeByte(pos))"
                                              : "unexpected end of input inside an object")
                 }
-                pendingMembers.append(UInt32(tape.nodes.count))
+                pushPendingMember(UInt32(nodeCount))
                 try parseString()
                 skipWhitespace()
                 guard pos < count, base[pos] == UInt8(ascii: ":") else { throw syntax("expected ':' after a member name") }
@@ -117,22 +165,23 @@ struct JSONParser {
                 break
             }
         }
-        let memberCount = pendingMembers.count - mark
+        let memberCount = pendingCount - mark
         if memberCount > 1 { try sortAndCheckNames(from: mark) }
-        tape.nodes[index].aux = UInt32(tape.sortedMembers.count)
-        tape.sortedMembers.append(contentsOf: pendingMembers[mark...])
-        pendingMembers.removeSubrange(mark...)
-        tape.nodes[index].count = UInt32(memberCount)
-        tape.nodes[index].end = UInt32(pos)
-        tape.nodes[index].next = UInt32(tape.nodes.count)
+        nodes[index].aux = UInt32(sortedMembers.count)
+        // SAFETY: pending[mark..<pendingCount] are initialized member indices.
+        sortedMembers.append(contentsOf: UnsafeBufferPointer(start: pending + mark, count: memberCount))
+        pendingCount = mark
+        nodes[index].count = UInt32(memberCount)
+        nodes[index].end = UInt32(pos)
+        nodes[index].next = UInt32(nodeCount)
     }
 
     mutating func parseArray(depth: Int) throws(JSONError) {
         guard depth <= maxDepth else {
             throw JSONError(.tooDeep, at: pos, "nesting deeper than \(maxDepth) levels")
         }
-        let index = tape.nodes.count
-        tape.nodes.append(JSONNode(kind: .array, flags: 0, start: UInt32(pos), end: 0, next: 0, count: 0, aux: 0))
+        let index = nodeCount
+        appendNode(JSONNode(kind: .array, flags: 0, start: UInt32(pos), end: 0, next: 0, count: 0, aux: 0))
         pos += 1
         var elements: UInt32 = 0
         skipWhitespace()
@@ -154,9 +203,9 @@ struct JSONParser {
                 break
             }
         }
-        tape.nodes[index].count = elements
-        tape.nodes[index].end = UInt32(pos)
-        tape.nodes[index].next = UInt32(tape.nodes.count)
+        nodes[index].count = elements
+        nodes[index].end = UInt32(pos)
+        nodes[index].next = UInt32(nodeCount)
     }
 
     mutating func parseLiteral(_ word: StaticString, _ kind: JSONKind) throws(JSONError) {
@@ -166,8 +215,8 @@ struct JSONParser {
         }
         let start = pos
         pos += length
-        tape.nodes.append(JSONNode(kind: kind, flags: 0, start: UInt32(start), end: UInt32(pos),
-                                   next: UInt32(tape.nodes.count + 1), count: 0, aux: 0))
+        appendNode(JSONNode(kind: kind, flags: 0, start: UInt32(start), end: UInt32(pos),
+                            next: UInt32(nodeCount + 1), count: 0, aux: 0))
     }
 
     mutating func parseNumber() throws(JSONError) {
@@ -197,7 +246,7 @@ struct JSONParser {
             while pos < count, isDigit(base[pos]) { pos += 1 }
         }
         var node = JSONNode(kind: .number, flags: 0, start: UInt32(start), end: UInt32(pos),
-                            next: UInt32(tape.nodes.count + 1), count: 0, aux: 0)
+                            next: UInt32(nodeCount + 1), count: 0, aux: 0)
         if isInteger, integerDigits <= 15 {
             node.flags = JSONNode.simpleInteger
         } else {
@@ -207,10 +256,10 @@ struct JSONParser {
                 throw JSONError(.inexactNumber, at: start,
                                 "number \(excerpt(start, pos)) cannot be represented exactly as an IEEE-754 double; send it as a string")
             }
-            node.aux = UInt32(tape.numbers.count)
-            tape.numbers.append(value)
+            node.aux = UInt32(numbers.count)
+            numbers.append(value)
         }
-        tape.nodes.append(node)
+        appendNode(node)
     }
 
     // MARK: Whitespace and diagnostics

@@ -59,8 +59,11 @@ public struct JSONLimits: Sendable {
 }
 
 public struct JSONTape: Sendable {
-    /// Every value of the document in document order; `nodes[0]` is the root.
-    public internal(set) var nodes: [JSONNode] = []
+    /// The nodes live in raw memory that the parser appends to with plain stores
+    /// (`[JSONNode].append` cost ~40 instructions per node in uniqueness and capacity
+    /// checks). `nodeStore` is replaced, never written, when another tape shares it.
+    var nodeStore = TapeBuffer<JSONNode>(capacity: 32)
+    var nodeCount = 0
     /// For each object, the node indices of its member names sorted in RFC 8785
     /// order (UTF-16 code units). A member's value is the node right after its name.
     public internal(set) var sortedMembers: [UInt32] = []
@@ -68,18 +71,35 @@ public struct JSONTape: Sendable {
     public internal(set) var numbers: [Double] = []
     /// The parser's stack of open objects' member names, kept here so that its
     /// capacity is reused from one document to the next.
-    var pendingMembers: [UInt32] = []
+    var pendingStore = TapeBuffer<UInt32>(capacity: 32)
 
     public init() {}
 
-    public var root: JSONNode { nodes[0] }
+    /// Every value of the document in document order; `nodes[0]` is the root.
+    /// A copy: hot paths use the subscript.
+    public var nodes: [JSONNode] { Array(UnsafeBufferPointer(start: nodeStore.base, count: nodeCount)) }
 
-    @inline(__always) public subscript(index: Int) -> JSONNode { nodes[index] }
+    public var root: JSONNode { self[0] }
+
+    @inline(__always) public subscript(index: Int) -> JSONNode {
+        precondition(UInt(bitPattern: index) < UInt(bitPattern: nodeCount), "JSONTape node index out of range")
+        return nodeStore.base[index]
+    }
+
+    /// Calls `body` with unsafe views of the nodes, sorted members and numbers.
+    func withUnsafeStorage<R>(_ body: (UnsafeBufferPointer<JSONNode>, UnsafeBufferPointer<UInt32>,
+                                       UnsafeBufferPointer<Double>) -> R) -> R {
+        // SAFETY: nothing mutates the tape during `body`; the views must not escape.
+        let nodes = UnsafeBufferPointer(start: nodeStore.base, count: nodeCount)
+        return sortedMembers.withUnsafeBufferPointer { members in
+            numbers.withUnsafeBufferPointer { numbers in body(nodes, members, numbers) }
+        }
+    }
 
     /// Name-node indices of an object's members, in canonical order.
     @inline(__always)
     public func members(of objectIndex: Int) -> ArraySlice<UInt32> {
-        let node = nodes[objectIndex]
+        let node = self[objectIndex]
         let start = Int(node.aux)
         return sortedMembers[start..<start + Int(node.count)]
     }
@@ -87,11 +107,11 @@ public struct JSONTape: Sendable {
     /// Node indices of an array's elements, in order.
     public func elements(of arrayIndex: Int) -> [Int] {
         var result: [Int] = []
-        result.reserveCapacity(Int(nodes[arrayIndex].count))
+        result.reserveCapacity(Int(self[arrayIndex].count))
         var child = arrayIndex + 1
-        for _ in 0..<nodes[arrayIndex].count {
+        for _ in 0..<self[arrayIndex].count {
             result.append(child)
-            child = Int(nodes[child].next)
+            child = Int(self[child].next)
         }
         return result
     }
@@ -101,7 +121,7 @@ public struct JSONTape: Sendable {
     public func value(of name: StaticString, in objectIndex: Int, bytes: UnsafeRawBufferPointer) -> Int? {
         let wanted = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
         for nameIndex in members(of: objectIndex) {
-            let key = nodes[Int(nameIndex)]
+            let key = self[Int(nameIndex)]
             if !key.hasEscapes, JSONBytes.equal(bytes, Int(key.start), Int(key.end), wanted) {
                 return Int(nameIndex) + 1
             }
@@ -111,7 +131,7 @@ public struct JSONTape: Sendable {
 
     /// The decoded UTF-8 bytes of a string node.
     public func stringBytes(_ index: Int, bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        let node = nodes[index]
+        let node = self[index]
         precondition(node.kind == .string)
         if !node.hasEscapes { return Array(bytes[Int(node.start)..<Int(node.end)]) }
         var out: [UInt8] = []
@@ -121,12 +141,17 @@ public struct JSONTape: Sendable {
 
     /// The decoded string value of a string node.
     public func string(_ index: Int, bytes: UnsafeRawBufferPointer) -> String {
-        String(decoding: stringBytes(index, bytes: bytes), as: UTF8.self)
+        let node = self[index]
+        // Escape-free (nearly all): straight from the input, without an intermediate array.
+        if node.kind == .string, !node.hasEscapes {
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(node.start)..<Int(node.end)]), as: UTF8.self)
+        }
+        return String(decoding: stringBytes(index, bytes: bytes), as: UTF8.self)
     }
 
     /// The value of a number node.
     public func double(_ index: Int, bytes: UnsafeRawBufferPointer) -> Double {
-        let node = nodes[index]
+        let node = self[index]
         precondition(node.kind == .number)
         if node.isSimpleInteger {
             return Double(JSONBytes.parseSimpleInteger(bytes, Int(node.start), Int(node.end)))
@@ -137,7 +162,7 @@ public struct JSONTape: Sendable {
     /// The value of a number node when it is an integer (any JSON spelling, e.g. `1e3`,
     /// `5.0`) within ±(2^53-1), else nil.
     public func exactInteger(_ index: Int, bytes: UnsafeRawBufferPointer) -> Int64? {
-        let node = nodes[index]
+        let node = self[index]
         guard node.kind == .number else { return nil }
         if node.isSimpleInteger { return JSONBytes.parseSimpleInteger(bytes, Int(node.start), Int(node.end)) }
         let value = numbers[Int(node.aux)]
@@ -146,10 +171,27 @@ public struct JSONTape: Sendable {
     }
 
     mutating func reset() {
-        nodes.removeAll(keepingCapacity: true)
+        nodeCount = 0
         sortedMembers.removeAll(keepingCapacity: true)
         numbers.removeAll(keepingCapacity: true)
     }
+}
+
+/// Fixed-capacity raw storage for trivial elements, owned by one tape at a time.
+/// Growing means allocating a bigger one, so `base` and `capacity` never change and
+/// reading them needs no exclusivity check.
+final class TapeBuffer<Element>: @unchecked Sendable {
+    // @unchecked: the memory is written only by JSONTape.parse while the tape holds the
+    // only reference (parse replaces a shared buffer first); after that it is read-only.
+    let base: UnsafeMutablePointer<Element>
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }  // elements are trivial: nothing to deinitialize
 }
 
 /// Byte-level helpers shared by the parser, the writer and record validation.

@@ -58,28 +58,39 @@ public enum RFC3339 {
     /// Appends `YYYY-MM-DDTHH:MM:SS.ffffffZ` for microseconds since the Unix epoch (UTC),
     /// the form of `received_at`. Years 0000-9999 only (a clock outside that is a bug).
     public static func writeUTCMicroseconds(_ micros: Int64, into out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: utcMicrosecondsLength) { text in
+            writeUTCMicroseconds(micros, to: text.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(text))
+        }
+    }
+
+    /// Length of the `received_at` form.
+    static let utcMicrosecondsLength = 27
+
+    /// Writes the 27 characters of `writeUTCMicroseconds` at `text`, with plain stores
+    /// (appending digit by digit cost ~1,500 instructions per timestamp).
+    static func writeUTCMicroseconds(_ micros: Int64, to text: UnsafeMutablePointer<UInt8>) {
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = Int(micros - seconds * 1_000_000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
         let (year, month, day) = civilFromDays(days)
-        func put(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
+        @inline(__always) func put(_ value: Int, _ width: Int, at offset: Int) {
             var v = value
-            while divisor > 0 {
-                out.append(UInt8(48 + v / divisor))
-                v %= divisor
-                divisor /= 10
+            var i = offset + width - 1
+            while i >= offset {
+                text[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                v /= 10
+                i -= 1
             }
         }
-        put(year, 4); out.append(UInt8(ascii: "-"))
-        put(month, 2); out.append(UInt8(ascii: "-"))
-        put(day, 2); out.append(UInt8(ascii: "T"))
-        put(secondOfDay / 3600, 2); out.append(UInt8(ascii: ":"))
-        put(secondOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":"))
-        put(secondOfDay % 60, 2); out.append(UInt8(ascii: "."))
-        put(fraction, 6); out.append(UInt8(ascii: "Z"))
+        put(year, 4, at: 0); text[4] = UInt8(ascii: "-")
+        put(month, 2, at: 5); text[7] = UInt8(ascii: "-")
+        put(day, 2, at: 8); text[10] = UInt8(ascii: "T")
+        put(secondOfDay / 3600, 2, at: 11); text[13] = UInt8(ascii: ":")
+        put(secondOfDay / 60 % 60, 2, at: 14); text[16] = UInt8(ascii: ":")
+        put(secondOfDay % 60, 2, at: 17); text[19] = UInt8(ascii: ".")
+        put(fraction, 6, at: 20); text[26] = UInt8(ascii: "Z")
     }
 
     public static func utcMicroseconds(_ micros: Int64) -> String {

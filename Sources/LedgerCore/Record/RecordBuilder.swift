@@ -59,14 +59,17 @@ public final class RecordBuilder {
     public var maxRecordBytes: Int = 1 << 20
     public var limits = JSONLimits.default
 
-    private var tape = JSONTape()
-    private var fields = RecordFieldSlots()
-    private var ids = UUIDv7Generator()
+    // Unchecked exclusivity: each dynamic access check cost ~78 instructions, seven per
+    // event. Sound because a builder is confined to one thread (see above) and these
+    // private properties are never accessed re-entrantly (no callbacks run in between).
+    @exclusivity(unchecked) private var tape = JSONTape()
+    @exclusivity(unchecked) private var fields = RecordFieldSlots()
+    @exclusivity(unchecked) private var ids = UUIDv7Generator()
     private let hasher = SHA256Hasher()
-    private var body: [UInt8] = []
+    @exclusivity(unchecked) private var body = ByteWriter(capacity: 4096)
     private let hostIDJSON: [UInt8]
-    private var lastOrigin: Origin?
-    private var lastOriginJSON: [UInt8] = []
+    @exclusivity(unchecked) private var lastOrigin: Origin?
+    @exclusivity(unchecked) private var lastOriginJSON: [UInt8] = []
 
     public init(hostID: String) {
         self.hostID = hostID
@@ -96,32 +99,36 @@ public final class RecordBuilder {
                      origin: Origin, chains: inout HostChains, into out: inout [UInt8]) throws(RecordError) -> SealedRecord {
         precondition(event.base == bytes.baseAddress && event.count == bytes.count,
                      "seal must get the bytes that prepare parsed")
-        let position = chains.nextPosition(for: event.agentID)
+        let (position, slot) = chains.nextPositionAndSlot(for: event.agentID)
         var id = event.id
         // Work on locals: class properties would be checked for exclusive access on every append.
-        let tape = self.tape, fields = self.fields, hostIDJSON = self.hostIDJSON
-        var body: [UInt8] = []
-        swap(&body, &self.body)
+        let tape = self.tape, fields = self.fields
+        var body = self.body
         var ids = self.ids
         defer {
-            swap(&body, &self.body)
+            self.body = body  // it may have grown (moved)
             self.ids = ids
         }
-        body.removeAll(keepingCapacity: true)
+        body.removeAll()
         var receivedAt: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 27 bytes of text, formatted once
-        var receivedAtCount = 0
-        var hashAt = 0
+        var receivedAtFormatted = false
+        // The hash member is written in place with its digits left blank; the hash covers
+        // everything but `hashMember` (FORMAT.md §3), and the record leaves in one append.
+        var hashMember = 0..<0
         body.append(UInt8(ascii: "{"))
         for field in RecordField.allCases {
             if field == .hash {
-                // agent_id always precedes and host_id always follows: the host_id member
-                // starts right after the comma written next.
-                hashAt = body.count + 1
+                // agent_id (required) always precedes it, so a comma is due.
+                let start = body.count
+                body.append(",\"hash\":\"")
+                _ = body.appendUninitialized(64)
+                body.append(UInt8(ascii: "\""))
+                hashMember = start..<body.count
                 continue
             }
             let valueStart = body.count
             if body.count > 1 { body.append(UInt8(ascii: ",")) }
-            appendStatic(field.quotedName, into: &body)
+            body.append(field.quotedName)
             if let node = fields[field] {
                 CanonicalJSON.write(tape, node, bytes: bytes, into: &body)
                 continue
@@ -129,12 +136,12 @@ public final class RecordBuilder {
             switch field {
             case .id:
                 body.append(UInt8(ascii: "\""))
-                let idStart = body.count
-                ids.write(unixMillis: UInt64(max(0, receivedAtMicros / 1000)), into: &body)
-                id = String(decoding: body[idStart...], as: UTF8.self)
+                let text = body.appendUninitialized(36)
+                ids.write(unixMillis: UInt64(max(0, receivedAtMicros / 1000)), to: text)
+                id = String(decoding: UnsafeBufferPointer(start: text, count: 36), as: UTF8.self)
                 body.append(UInt8(ascii: "\""))
-            case .schemaVersion: body.append(contentsOf: Array("\"1.0\"".utf8))
-            case .hostID: body.append(contentsOf: hostIDJSON)
+            case .schemaVersion: body.append("\"1.0\"")
+            case .hostID: body.append(hostIDJSON)
             case .hostSeq: appendDecimal(position.hostSeq, into: &body)
             case .sequence: appendDecimal(position.sequence, into: &body)
             case .origin:
@@ -144,46 +151,45 @@ public final class RecordBuilder {
                     lastOriginJSON.removeAll(keepingCapacity: true)
                     origin.write(into: &lastOriginJSON)
                 }
-                body.append(contentsOf: lastOriginJSON)
+                body.append(lastOriginJSON)
             case .prevHash:
                 body.append(UInt8(ascii: "\""))
-                position.prevHash.appendHex(to: &body)
+                writeHex(position.prevHash, to: body.appendUninitialized(64))
                 body.append(UInt8(ascii: "\""))
             case .receivedAt, .timestamp:
                 body.append(UInt8(ascii: "\""))
-                if receivedAtCount == 0 {
-                    let textStart = body.count
-                    RFC3339.writeUTCMicroseconds(receivedAtMicros, into: &body)
-                    receivedAtCount = body.count - textStart
-                    body.withUnsafeBytes { whole in
-                        withUnsafeMutableBytes(of: &receivedAt) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: whole[textStart..<textStart + receivedAtCount])) }
+                let length = RFC3339.utcMicrosecondsLength
+                withUnsafeMutableBytes(of: &receivedAt) { cache in
+                    // SAFETY: the 32-byte cache holds the 27 characters.
+                    let cached = cache.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                    if !receivedAtFormatted {
+                        RFC3339.writeUTCMicroseconds(receivedAtMicros, to: cached)
+                        receivedAtFormatted = true
                     }
-                } else {
-                    withUnsafeBytes(of: &receivedAt) { body.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<receivedAtCount])) }
+                    body.append(cached, count: length)
                 }
                 body.append(UInt8(ascii: "\""))
             default:
-                body.removeSubrange(valueStart...)  // an absent optional field
+                body.truncate(to: valueStart)  // an absent optional field
             }
         }
         body.append(UInt8(ascii: "}"))
 
-        let total = body.count + Self.hashMemberLength
+        let total = body.count
         guard total <= maxRecordBytes else {
             throw RecordError(.tooLarge, "the record would be \(total) bytes in canonical form; the limit is \(maxRecordBytes)")
         }
         let hasher = self.hasher
-        let hash = body.withUnsafeBytes { hasher.hash($0) }
-        out.reserveCapacity(out.count + total)
-        body.withUnsafeBytes { whole in
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: whole[..<hashAt]))
-            out.append(contentsOf: Self.hashMemberPrefix)
-            hash.appendHex(to: &out)
-            out.append(contentsOf: Self.hashMemberSuffix)
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: whole[hashAt...]))
-        }
-        // `position` came from nextPosition on this same `chains` above: it continues the chain.
-        chains.commit(agentID: event.agentID, at: position, hash: hash)
+        let whole = body.bytes
+        hasher.reset()
+        hasher.update(UnsafeRawBufferPointer(rebasing: whole[..<hashMember.lowerBound]))
+        hasher.update(UnsafeRawBufferPointer(rebasing: whole[hashMember.upperBound...]))
+        let hash = hasher.finalize()
+        // SAFETY: the 64 digit bytes of the hash member lie inside the body.
+        writeHex(hash, to: body.base + hashMember.lowerBound + 9)
+        out.append(contentsOf: body.bytes)
+        // `position` and `slot` came from this same, since untouched `chains` above.
+        chains.commit(agentID: event.agentID, slot: slot, at: position, hash: hash)
         return SealedRecord(id: id!, agentID: event.agentID, position: position, hash: hash)
     }
 
@@ -195,14 +201,39 @@ public final class RecordBuilder {
                         chains: &chains, into: &out)
     }
 
-    static let hashMemberPrefix: [UInt8] = Array("\"hash\":\"".utf8)
-    static let hashMemberSuffix: [UInt8] = Array("\",".utf8)
-    static let hashMemberLength = hashMemberPrefix.count + 64 + hashMemberSuffix.count
+    deinit { body.deallocate() }
 }
 
 @inline(__always)
 func appendStatic(_ text: StaticString, into out: inout [UInt8]) {
     out.append(contentsOf: UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+}
+
+/// Writes the 64 lowercase hex digits of `digest` at `text`.
+@inline(__always)
+func writeHex(_ digest: SHA256Digest, to text: UnsafeMutablePointer<UInt8>) {
+    digest.withUnsafeBytes { bytes in
+        for index in 0..<32 {
+            let byte = bytes[index]
+            text[2 * index] = JSONEscapes.hexDigit(byte >> 4)
+            text[2 * index + 1] = JSONEscapes.hexDigit(byte & 0x0F)
+        }
+    }
+}
+
+@inline(__always)
+func appendDecimal(_ value: UInt64, into out: inout ByteWriter) {
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        var v = value
+        var i = 24
+        repeat {
+            i -= 1
+            buffer[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+            v /= 10
+        } while v > 0
+        out.append(UnsafeRawBufferPointer(rebasing: buffer[i...]))
+    }
 }
 
 @inline(__always)

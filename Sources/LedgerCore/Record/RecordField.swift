@@ -84,23 +84,55 @@ public enum RecordField: Int, CaseIterable, Sendable {
 
     /// Looks a member name up by its raw (escape-free) bytes.
     static func lookup(_ name: UnsafeRawBufferPointer) -> RecordField? {
-        // Dispatch on length and first byte first: this runs for every member of every event.
-        guard name.count >= 2, name.count <= 14 else { return nil }
-        for field in candidates[Int(name[0])] {
-            let bytes = fieldNames[field.rawValue]
-            if bytes.count == name.count, bytes.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }) {
-                return field
+        // Length and at most two bytes select the one candidate; a single comparison
+        // confirms it. No tables, hence no lazy-global checks or reference counting.
+        let count = name.count
+        guard count >= 2, count <= 14 else { return nil }
+        let first = name[0]
+        let candidate: RecordField
+        switch count {
+        case 2: candidate = .id
+        case 4: candidate = .hash
+        case 6: candidate = first == UInt8(ascii: "l") ? .labels : first == UInt8(ascii: "o") ? .origin : .source
+        case 7: candidate = .hostID
+        case 8:
+            switch first {
+            case UInt8(ascii: "a"): candidate = .agentID
+            case UInt8(ascii: "h"): candidate = .hostSeq
+            case UInt8(ascii: "m"): candidate = .metadata
+            default: candidate = .sequence
             }
+        case 9: candidate = first == UInt8(ascii: "p") ? .prevHash : .timestamp
+        case 10: candidate = .sessionID
+        case 11:
+            switch first {
+            case UInt8(ascii: "a"): candidate = name[7] == UInt8(ascii: "n") ? .actionName : .actionType
+            case UInt8(ascii: "d"): candidate = .durationMS
+            default: candidate = .receivedAt
+            }
+        case 12: candidate = .actionInput
+        case 13:
+            switch first {
+            case UInt8(ascii: "a"): candidate = name[7] == UInt8(ascii: "o") ? .actionOutput : .actionStatus
+            default: candidate = .errorMessage
+            }
+        case 14: candidate = first == UInt8(ascii: "c") ? .captureMethod : .schemaVersion
+        default: return nil
         }
-        return nil
+        let quoted = candidate.quotedName  // "name":
+        guard quoted.utf8CodeUnitCount - 3 == count else { return nil }
+        // SAFETY: quoted holds the name's `count` bytes from offset 1; name holds `count`.
+        let expected = UnsafeRawPointer(quoted.utf8Start + 1)
+        let actual = name.baseAddress!
+        if count >= 8 {
+            // Two overlapping 8-byte words cover 8 to 16 bytes.
+            let equal = expected.loadUnaligned(as: UInt64.self) == actual.loadUnaligned(as: UInt64.self)
+                && expected.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                    == actual.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            return equal ? candidate : nil
+        }
+        return memcmp(expected, actual, count) == 0 ? candidate : nil
     }
-
-    private static let fieldNames: [[UInt8]] = allCases.map { Array($0.name.utf8) }
-    private static let candidates: [[RecordField]] = {
-        var table = [[RecordField]](repeating: [], count: 256)
-        for field in allCases { table[Int(field.name.utf8.first!)].append(field) }
-        return table
-    }()
 }
 
 /// The well-known values of `action_status`.

@@ -132,8 +132,8 @@ public enum RecordValidator {
             throw .validation("labels", "labels has \(tape[index].count) members; at most \(maxLabels) are allowed")
         }
         for nameIndex in tape.members(of: index) {
-            let labelName = tape.string(Int(nameIndex), bytes: bytes)
-            let path = "labels.\(labelName)"
+            // Built only for an error message: a String per label cost ~500 instructions.
+            var path: String { "labels.\(tape.string(Int(nameIndex), bytes: bytes))" }
             guard byteLength(tape, Int(nameIndex), bytes) <= maxLabelName else {
                 throw .validation(path, "label names are at most \(maxLabelName) bytes")
             }

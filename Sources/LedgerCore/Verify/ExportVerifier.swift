@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // Streaming verification of an NDJSON export (FORMAT.md §4).
 //
 // For every line: canonical JSON, a well-formed record, hash = SHA-256 of the
@@ -172,7 +178,12 @@ public struct LineSplitter {
     public mutating func feed(_ chunk: UnsafeRawBufferPointer, tooLong: () -> Void,
                               _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         var start = 0
-        for i in 0..<chunk.count where chunk[i] == UInt8(ascii: "\n") {
+        // memchr instead of a byte loop: the loop cost ~8 instructions per byte, as much as
+        // a third of `ledgerctl canon`'s per-line work.
+        while let base = chunk.baseAddress, start < chunk.count,
+              let hit = memchr(base + start, Int32(UInt8(ascii: "\n")), chunk.count - start) {
+            // SAFETY: memchr searched inside the chunk, so `hit` points into it.
+            let i = base.distance(to: UnsafeRawPointer(hit))
             let piece = UnsafeRawBufferPointer(rebasing: chunk[start..<i])
             start = i + 1
             if pending.isEmpty {
