@@ -1,8 +1,8 @@
 // LedgerRelay: forwards a host's durable journal to ledger-server.
 //
-//   JournalWatcher (inotify) ─▶ Producer thread: JournalReader → Batcher → BatchSealer (zlib, Ed25519)
-//                                   │ BatchQueue (bounded: sealing runs ahead of the network)
-//                               Uploader thread: one batch in flight, in host_seq order → 2xx
+//   JournalWatcher (inotify) ─▶ Producer thread: JournalReader → Batcher ─┬─▶ SealPool threads: BatchSealer
+//                                   │ BatchQueue of SealTickets, in order     │   (zlib, SHA-256, Ed25519)
+//                               Uploader thread: waits for the next ticket ◀─┘ one batch in flight → 2xx
 //                                   │
 //                               CursorWriter thread: write, fsync, rename (ledgerd reads it)
 //
@@ -126,14 +126,20 @@ public final class Relay: @unchecked Sendable {
         }
         log.info("forwarding", ["host_id": hostID, "server": c.serverURL, "from_host_seq": acked + 1,
                                 "durable_host_seq": durable ?? 0, "batch_records": c.batchRecords,
-                                "batch_bytes": c.batchBytes, "linger_ms": c.lingerMillis])
+                                "backlog_batch_records": c.backlogBatchRecords, "batch_bytes": c.batchBytes,
+                                "linger_ms": c.lingerMillis, "compression_level": c.compressionLevel,
+                                "seal_threads": c.sealThreads])
 
         let queue = BatchQueue(capacity: c.preparedBatches)
         let cursor = CursorWriter(path: c.cursorPath, hostID: hostID, initial: acked, log: log)
         let batcher = Batcher(reader: JournalReader(dataDirectory: c.dataDirectory), after: acked,
-                              maxRecords: c.batchRecords, maxBytes: c.batchBytes, log: log)
-        let producer = Producer(batcher: batcher, sealer: BatchSealer(key: key, hostID: hostID, level: c.compressionLevel),
-                                watcher: watcher, queue: queue, board: board, lingerMillis: c.lingerMillis, log: log)
+                              maxRecords: c.batchRecords, backlogMaxRecords: c.backlogBatchRecords,
+                              maxBytes: c.batchBytes, log: log)
+        let pool = SealPool(sealers: (0..<c.sealThreads).map { _ in
+            BatchSealer(key: key, hostID: hostID, level: c.compressionLevel)
+        }, log: log)
+        let producer = Producer(batcher: batcher, pool: pool, watcher: watcher, queue: queue, board: board,
+                                lingerMillis: c.lingerMillis, log: log)
         let uploader = Uploader(client: client, configuration: c, hostID: hostID, queue: queue, cursor: cursor,
                                 board: board, log: log)
         condition.lock()
@@ -145,6 +151,7 @@ public final class Relay: @unchecked Sendable {
         board.update(important: true) { $0.state = .forwarding; $0.reason = nil }
 
         cursor.start()
+        pool.start()
         let producerThread = Thread { producer.run() }
         producerThread.name = "relay-reader"
         producerThread.start()
@@ -177,6 +184,7 @@ public final class Relay: @unchecked Sendable {
         log.info("stopping")
         producer.stop()
         queue.close()
+        pool.stop()
         uploader.stop()
         // An upload in flight may take up to the request timeout; its answer is not needed
         // (the batch is resent on the next start), so wait only briefly.

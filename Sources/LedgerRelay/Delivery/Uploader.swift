@@ -10,8 +10,8 @@ import LedgerPosix
 
 /// Sends sealed batches in order and advances the cursor on each 2xx.
 final class Uploader: @unchecked Sendable {
-    // @unchecked: `resumed` and `stopping` are only touched under `condition`; everything
-    // else is used by the uploader thread alone.
+    // @unchecked: `resumed`, `stopping` and `waitingOn` are only touched under `condition`;
+    // everything else is used by the uploader thread alone.
     private let client: HTTPClient
     private let url: String
     private let hostID: String
@@ -23,6 +23,8 @@ final class Uploader: @unchecked Sendable {
     private let condition = NSCondition()
     private var resumed = false
     private var stopping = false
+    /// The ticket whose sealing the uploader waits for, so `stop()` can cut the wait short.
+    private var waitingOn: SealTicket?
 
     init(client: HTTPClient, configuration: RelayConfiguration, hostID: String, queue: BatchQueue,
          cursor: CursorWriter, board: StatusBoard, log: Logger) {
@@ -38,17 +40,35 @@ final class Uploader: @unchecked Sendable {
 
     /// Runs until `stop()` (or the queue closes).
     func run() {
-        while let batch = queue.pop() {
-            guard deliver(batch) else { return }
+        while let ticket = queue.pop() {
+            guard let batch = sealed(ticket), deliver(batch) else { return }
         }
+    }
+
+    /// Waits for the seal pool to finish `ticket`; nil when the relay is stopping.
+    private func sealed(_ ticket: SealTicket) -> SealedBatch? {
+        condition.lock()
+        guard !stopping else {
+            condition.unlock()
+            return nil
+        }
+        waitingOn = ticket
+        condition.unlock()
+        let batch = ticket.wait()
+        condition.lock()
+        waitingOn = nil
+        condition.unlock()
+        return batch
     }
 
     /// Wakes a backoff sleep or a stopped relay and makes `run` return.
     func stop() {
         condition.lock()
         stopping = true
+        let ticket = waitingOn
         condition.broadcast()
         condition.unlock()
+        ticket?.cancel()
     }
 
     /// SIGHUP: a stopped relay tries the refused batch again (after the operator fixed the cause).

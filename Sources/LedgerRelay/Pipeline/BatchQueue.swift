@@ -1,18 +1,19 @@
 import Foundation
 
-/// A bounded FIFO between the producer (reader, batcher, sealer) and the uploader: the
-/// producer runs ahead by at most `capacity` sealed batches, then waits. Thread-safe.
+/// A bounded FIFO between the producer (reader and batcher) and the uploader: the producer
+/// runs ahead by at most `capacity` batches, sealed or still being sealed by the `SealPool`,
+/// then waits. FIFO order is upload order. Thread-safe.
 final class BatchQueue: @unchecked Sendable {
     // @unchecked: `items` and `closed` are only touched under `condition`.
     private let condition = NSCondition()
-    private var items: [SealedBatch] = []
+    private var items: [SealTicket] = []
     private var closed = false
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
 
     /// Waits for room, then appends. Returns false when the queue was closed.
-    func push(_ batch: SealedBatch) -> Bool {
+    func push(_ batch: SealTicket) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while items.count >= capacity && !closed { condition.wait() }
@@ -23,7 +24,7 @@ final class BatchQueue: @unchecked Sendable {
     }
 
     /// Waits for a batch; nil once the queue is closed.
-    func pop() -> SealedBatch? {
+    func pop() -> SealTicket? {
         condition.lock()
         defer { condition.unlock() }
         while items.isEmpty && !closed { condition.wait() }
@@ -33,12 +34,16 @@ final class BatchQueue: @unchecked Sendable {
         return batch
     }
 
-    /// Wakes every waiter; later calls return at once.
+    /// Wakes every waiter and cancels the tickets still queued; later calls return at once.
     func close() {
         condition.lock()
         closed = true
+        let dropped = items
+        items.removeAll()
         condition.broadcast()
         condition.unlock()
+        // Shutdown only: nothing was acknowledged for these, the next start cuts them again.
+        for ticket in dropped { ticket.cancel() }
     }
 
     var count: Int {

@@ -19,9 +19,16 @@ struct PendingBatch {
 
 /// Cuts the journal's durable records into batches of at most `maxRecords` records and
 /// `maxBytes` body bytes (a single larger record goes alone), in host_seq order.
+///
+/// Behind (more durable records already waiting when a batch reaches `maxRecords`), a
+/// batch keeps growing up to `backlogMaxRecords`, still within `maxBytes`: the server
+/// commits one batch per request and the relay keeps one request in flight, so the
+/// per-batch costs (round trip, transaction, fsync) are paid once per larger batch. Live
+/// flow, which waits for records, is cut at `maxRecords` or the linger as before.
 final class Batcher {
     let reader: JournalReader
     let maxRecords: Int
+    let backlogMaxRecords: Int
     let maxBytes: Int
     let log: Logger
     /// The last host_seq taken from the journal (into a batch or `carry`).
@@ -31,10 +38,12 @@ final class Batcher {
     private var carry: (hostSeq: UInt64, bytes: [UInt8])?
     private var currentIsFull = false
 
-    init(reader: JournalReader, after position: UInt64, maxRecords: Int, maxBytes: Int, log: Logger) {
+    init(reader: JournalReader, after position: UInt64, maxRecords: Int, backlogMaxRecords: Int? = nil,
+         maxBytes: Int, log: Logger) {
         self.reader = reader
         self.readPosition = position
         self.maxRecords = maxRecords
+        self.backlogMaxRecords = max(maxRecords, backlogMaxRecords ?? maxRecords)
         self.maxBytes = maxBytes
         self.log = log
     }
@@ -54,7 +63,7 @@ final class Batcher {
             open(carried.hostSeq)
             carried.bytes.withUnsafeBytes { append($0) }
             readPosition = carried.hostSeq
-            currentIsFull = current!.count >= maxRecords
+            currentIsFull = current!.count >= backlogMaxRecords
         }
         if currentIsFull { return take() }
         // readPosition moves record by record inside the closure, so a read error part way
@@ -68,7 +77,7 @@ final class Batcher {
                 }
                 open(hostSeq)
                 append(bytes)
-                currentIsFull = current!.count >= maxRecords
+                currentIsFull = current!.count >= backlogMaxRecords
                 return !currentIsFull
             }
             let contiguous = hostSeq == last + 1
@@ -85,9 +94,12 @@ final class Batcher {
             current!.lastHostSeq = hostSeq
             current!.count += 1
             append(bytes)
-            currentIsFull = current!.count >= maxRecords
+            currentIsFull = current!.count >= backlogMaxRecords
             return !currentIsFull
         }
+        // Past `maxRecords` the batch only grew because records were waiting; now that the
+        // journal has no more, it goes at once rather than after the linger.
+        if let count = current?.count, count >= maxRecords { currentIsFull = true }
         return currentIsFull ? take() : nil
     }
 
@@ -102,7 +114,8 @@ final class Batcher {
 
     private func open(_ hostSeq: UInt64) {
         var body: [UInt8] = []
-        body.reserveCapacity(min(maxBytes, 1 << 20) + 4096)
+        // Room for a full batch up front: growing by doubling would copy the body again and again.
+        body.reserveCapacity(min(maxBytes, backlogMaxRecords * 4096, 64 << 20) + 4096)
         current = PendingBatch(firstHostSeq: hostSeq, lastHostSeq: hostSeq, count: 1, body: body,
                                openedAtNanos: SystemClock.monotonicNanoseconds())
     }

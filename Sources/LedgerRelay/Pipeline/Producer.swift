@@ -2,13 +2,14 @@ import Foundation
 import LedgerJournal
 import LedgerPosix
 
-/// The reading side of the pipeline, on its own thread: journal → batches → zlib and
-/// signature → queue. It runs ahead of the uploader by at most the queue's capacity, so
-/// compression and signing of the next batches overlap the upload in flight.
+/// The reading side of the pipeline, on its own thread: journal → batches → upload queue
+/// (in order) and seal pool (zlib and signature, on other threads). It runs ahead of the
+/// uploader by at most the queue's capacity, so reading, compression and signing of the
+/// next batches overlap the upload in flight.
 final class Producer: @unchecked Sendable {
     // @unchecked: `stopping` is guarded by `lock`; the rest belongs to the producer thread.
     private let batcher: Batcher
-    private let sealer: BatchSealer
+    private let pool: SealPool
     private let watcher: JournalWatcher
     private let queue: BatchQueue
     private let board: StatusBoard
@@ -17,10 +18,10 @@ final class Producer: @unchecked Sendable {
     private let lock = Lock()
     private var stopping = false
 
-    init(batcher: Batcher, sealer: BatchSealer, watcher: JournalWatcher, queue: BatchQueue, board: StatusBoard,
+    init(batcher: Batcher, pool: SealPool, watcher: JournalWatcher, queue: BatchQueue, board: StatusBoard,
          lingerMillis: Int, log: Logger) {
         self.batcher = batcher
-        self.sealer = sealer
+        self.pool = pool
         self.watcher = watcher
         self.queue = queue
         self.board = board
@@ -40,11 +41,11 @@ final class Producer: @unchecked Sendable {
         while !isStopping {
             do {
                 if let full = try batcher.fill() {
-                    guard queue.push(try sealer.seal(full)) else { return }
+                    guard dispatch(full) else { return }
                 } else if let deadline = batcher.deadline(lingerNanos: lingerNanos) {
                     let now = SystemClock.monotonicNanoseconds()
                     if now >= deadline, let due = batcher.take() {
-                        guard queue.push(try sealer.seal(due)) else { return }
+                        guard dispatch(due) else { return }
                     } else {
                         try watcher.wait(timeoutNanos: deadline - now)
                     }
@@ -66,5 +67,14 @@ final class Producer: @unchecked Sendable {
                 try? watcher.wait(timeoutNanos: 500_000_000)
             }
         }
+    }
+
+    /// Queues the batch for upload, then for sealing; false once the queue is closed.
+    private func dispatch(_ batch: PendingBatch) -> Bool {
+        let ticket = SealTicket(batch)
+        // INVARIANT: queued for upload before any seal thread sees it, in cut order.
+        guard queue.push(ticket) else { return false }
+        pool.submit(ticket)
+        return true
     }
 }
