@@ -91,10 +91,13 @@ final class Connection {
         } else if unsentOutput + (end - pendingStart) <= maxUnread {
             output.append(contentsOf: pending[pendingStart..<end])
         } else {
-            // Take whole responses while they fit, drop the rest.
+            // Take whole responses while they fit, drop the rest. One group commit can release
+            // far more than the cap at once, so hand the socket what it takes before counting a
+            // response against the cap: only a writer that really does not read loses answers.
             var start = pendingStart
             for i in marksStart..<index {
                 let mark = marks[i]
+                if unsentOutput + (mark.end - start) > maxUnread { _ = flush() }
                 if unsentOutput + (mark.end - start) <= maxUnread {
                     output.append(contentsOf: pending[start..<mark.end])
                 } else {
