@@ -53,22 +53,3 @@ extension DaemonTests {
     }
 }
 
-extension DaemonTests {
-    /// One group commit can release far more responses than the unread cap at once. ledgerd
-    /// hands the socket what it takes before counting a response against the cap, so a writer
-    /// that reads while it writes (ledgerctl send) loses few if any. Before that, with a
-    /// 64 KiB cap, about 70% of 20,000 responses were dropped here.
-    @Test func responses_are_written_out_before_they_count_against_the_unread_cap() throws {
-        let daemon = try DaemonHarness()
-        try daemon.start(extra: ["--max-unread", "64KiB"])
-        let count = 20_000
-        let input = (0..<count).map { _ in event("bulk") }.joined(separator: "\n") + "\n"
-        _ = try ledgerctl(["send", "--socket", daemon.socket, "--quiet"], input: input)
-        let status = try daemon.status()
-        let records = status["records"] as! [String: Any]
-        let dropped = (records["responses_dropped"] as! NSNumber).intValue
-        #expect(dropped < count / 10, "\(dropped) of \(count) responses dropped")
-        #expect((records["accepted"] as! NSNumber).intValue == count, "every record is kept regardless")
-        #expect(try daemon.terminate() == 0)
-    }
-}

@@ -236,8 +236,10 @@ func appendDecimal(_ value: UInt64, into out: inout ByteWriter) {
     }
 }
 
+/// Appends the decimal digits of `value` (no allocation). Shared by record sealing and the
+/// daemon's response lines.
 @inline(__always)
-func appendDecimal(_ value: UInt64, into out: inout [UInt8]) {
+public func appendDecimal(_ value: UInt64, into out: inout [UInt8]) {
     if value < 10 {
         out.append(UInt8(48 + value))
         return

@@ -9,7 +9,7 @@ enum Responses {
         out.append(contentsOf: agentPrefix)
         JSONEscapes.writeCanonicalString(agentID, into: &out)
         out.append(contentsOf: sequencePrefix)
-        appendDecimal(sequence, to: &out)
+        appendDecimal(sequence, into: &out)
         out.append(contentsOf: hashPrefix)
         hash.appendHex(to: &out)
         out.append(contentsOf: ending)
@@ -18,7 +18,7 @@ enum Responses {
     /// `{"ok":false,"line":N,"error":{"code":…,"field":…,"message":…}}\n`
     static func error(line: Int, _ error: RecordError, into out: inout [UInt8]) {
         out.append(contentsOf: errorPrefix)
-        appendDecimal(UInt64(line), to: &out)
+        appendDecimal(UInt64(line), into: &out)
         out.append(contentsOf: errorMember)
         error.writeJSON(into: &out)
         out.append(contentsOf: Array("}\n".utf8))
@@ -27,7 +27,7 @@ enum Responses {
     /// UNAVAILABLE is the daemon's, not the record format's, so it is written here.
     static func unavailable(line: Int, _ message: String, into out: inout [UInt8]) {
         out.append(contentsOf: errorPrefix)
-        appendDecimal(UInt64(line), to: &out)
+        appendDecimal(UInt64(line), into: &out)
         out.append(contentsOf: errorMember)
         out.append(contentsOf: Array("{\"code\":\"UNAVAILABLE\",\"message\":".utf8))
         JSONEscapes.writeCanonicalString(message, into: &out)
@@ -48,21 +48,3 @@ enum Responses {
     private static let errorMember = Array(",\"error\":".utf8)
 }
 
-@inline(__always)
-func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-    if value < 10 {
-        out.append(UInt8(48 + value))
-        return
-    }
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits, no allocation
-    var count = 0
-    var v = value
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        while v > 0 {
-            buffer[23 - count] = UInt8(48 + v % 10)
-            v /= 10
-            count += 1
-        }
-        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
-    }
-}

@@ -95,7 +95,7 @@ struct JSONObjectWriter {
 
     mutating func number(_ name: String, _ value: UInt64) {
         key(name)
-        appendDecimal(value, to: &out)
+        appendDecimal(value, into: &out)
     }
 
     mutating func bool(_ name: String, _ value: Bool) {

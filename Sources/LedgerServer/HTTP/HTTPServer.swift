@@ -99,7 +99,7 @@ public final class HTTPServer: @unchecked Sendable {
                 MHD_start_daemon_va(flags, options.port, nil, nil, HTTPServer.access, me, list)
             }
         }
-        guard let daemon else { throw HTTPServerError.startFailed("\(options.host):\(options.port)") }
+        guard daemon != nil else { throw HTTPServerError.startFailed("\(options.host):\(options.port)") }
         boundPort = options.port
     }
 
