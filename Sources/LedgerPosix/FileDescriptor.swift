@@ -42,6 +42,8 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable, CustomString
         public static let noFollow = OpenOptions(rawValue: O_NOFOLLOW)
         /// O_NONBLOCK.
         public static let nonBlocking = OpenOptions(rawValue: O_NONBLOCK)
+        /// O_NOCTTY: opening a terminal never makes it the controlling terminal.
+        public static let noControllingTerminal = OpenOptions(rawValue: O_NOCTTY)
     }
 
     /// Where `lseek` counts from.

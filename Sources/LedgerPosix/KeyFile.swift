@@ -105,50 +105,33 @@ public enum KeyFile {
 
     // MARK: - Writing
 
-    private static func write(header: String, bytes: [UInt8], mode: mode_t, to path: String) throws {
+    private static func write(header: String, bytes: [UInt8], mode: UInt32, to path: String) throws {
         let text = Array("\(header)\n\(Base64.encode(bytes))\n".utf8)
         // O_EXCL: never replace, never follow a symlink planted at `path`.
-        let fd: Int32
+        let fd: FileDescriptor
         do {
-            fd = try Posix.retrying(path, "open") { open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode) }
+            fd = try system(path, "open") {
+                try FileDescriptor.open(path, .writeOnly, options: [.create, .exclusive], permissions: mode)
+            }
         } catch KeyFileError.system(_, _, EEXIST) {
             throw KeyFileError.alreadyExists(path: path)
         }
         var created = true
         defer {
             // Keep no partial key file behind: a retry would hit O_EXCL.
-            if created { unlink(path) }
+            if created { try? FileSystem.unlink(path) }
         }
-        do {
-            defer { close(fd) }
+        try fd.closeAfter {
             // open's mode is filtered by the umask (and could only lose bits);
             // fchmod sets exactly `mode` whatever the umask.
-            _ = try Posix.retrying(path, "fchmod") { fchmod(fd, mode) }
-            var offset = 0
-            while offset < text.count {
-                let written = try Posix.retrying(path, "write") {
-                    // SAFETY: the range starting at `offset` lies inside `text`.
-                    text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                }
-                offset += Int(written)
-            }
-            _ = try Posix.retrying(path, "fsync") { fsync(fd) }
+            try system(path, "fchmod") { try fd.setPermissions(mode) }
+            try system(path, "write") { try fd.write(text) }
+            try system(path, "fsync") { try fd.fsync() }
         }
-        try syncParentDirectory(of: path)
+        // Makes the new directory entry durable too, not only the file's data.
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        try system(directory, "fsync") { try FileSystem.syncDirectory(directory) }
         created = false
-    }
-
-    /// Makes the new directory entry durable too, not only the file's data.
-    private static func syncParentDirectory(of path: String) throws {
-        let directory: String
-        if let slash = path.lastIndex(of: "/") {
-            directory = slash == path.startIndex ? "/" : String(path[..<slash])
-        } else {
-            directory = "."
-        }
-        let fd = try Posix.retrying(directory, "open") { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(fd) }
-        _ = try Posix.retrying(directory, "fsync") { fsync(fd) }
     }
 
     // MARK: - Reading
@@ -159,28 +142,42 @@ public enum KeyFile {
         // O_NONBLOCK: opening a FIFO would otherwise wait for a writer before
         // the regular-file check below could refuse it. Symlinks are followed
         // (secret stores mount keys through them); fstat checks the target.
-        let fd = try Posix.retrying(path, "open") { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
-        defer { close(fd) }
-        var info = stat()
-        _ = try Posix.retrying(path, "fstat") { fstat(fd, &info) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw KeyFileError.notRegularFile(path: path) }
-        if requirePrivate && info.st_mode & 0o077 != 0 {
-            throw KeyFileError.insecureMode(path: path, mode: UInt32(info.st_mode & 0o7777))
+        let fd = try system(path, "open") {
+            try FileDescriptor.open(path, .readOnly, options: [.nonBlocking, .noControllingTerminal])
         }
-        var contents = [UInt8](repeating: 0, count: maxFileSize + 1)
-        var count = 0
-        while count < contents.count {
-            let got = try Posix.retrying(path, "read") {
-                // SAFETY: reads into the unfilled tail of `contents`.
-                contents.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
+        return try fd.closeAfter {
+            let info = try system(path, "fstat") { try fd.status() }
+            guard info.kind == .regular else { throw KeyFileError.notRegularFile(path: path) }
+            if requirePrivate && info.permissions & 0o077 != 0 {
+                throw KeyFileError.insecureMode(path: path, mode: info.permissions & 0o7777)
             }
-            if got == 0 { break }
-            count += Int(got)
+            var contents = [UInt8](repeating: 0, count: maxFileSize + 1)
+            var count = 0
+            while count < contents.count {
+                let got = try system(path, "read") {
+                    // SAFETY: reads into the unfilled tail of `contents`.
+                    try contents.withUnsafeMutableBytes {
+                        try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[count...]))
+                    }
+                }
+                if got == 0 { break }
+                count += got
+            }
+            guard count <= maxFileSize else {
+                throw KeyFileError.malformed(path: path, reason: "larger than \(maxFileSize) bytes")
+            }
+            return try parse(contents[..<count], header: header, otherHeader: otherHeader, path: path)
         }
-        guard count <= maxFileSize else {
-            throw KeyFileError.malformed(path: path, reason: "larger than \(maxFileSize) bytes")
+    }
+
+    /// Runs a LedgerPosix call (which retries EINTR) and names a failure as this file's
+    /// `KeyFileError.system`, with the operation the operator should look at.
+    private static func system<T>(_ path: String, _ operation: String, _ call: () throws -> T) throws -> T {
+        do {
+            return try call()
+        } catch let error as IOError {
+            throw KeyFileError.system(path: path, operation: operation, errno: error.errno)
         }
-        return try parse(contents[..<count], header: header, otherHeader: otherHeader, path: path)
     }
 
     static func parse(
@@ -207,21 +204,6 @@ public enum KeyFile {
             return try Base64.decode(second, byteCount: 32, what: "second line")
         } catch {
             throw KeyFileError.malformed(path: path, reason: "\(error)")
-        }
-    }
-}
-
-/// System call helper: retries EINTR, turns -1 into `KeyFileError.system`
-/// with errno read immediately. (Belongs in a shared LedgerPosix System.swift
-/// once one exists; kept here so this file does not depend on one.)
-private enum Posix {
-    static func retrying<T: BinaryInteger>(_ path: String, _ operation: String, _ call: () -> T) throws -> T {
-        while true {
-            let result = call()
-            if result != -1 { return result }
-            let code = errno
-            if code == EINTR { continue }
-            throw KeyFileError.system(path: path, operation: operation, errno: code)
         }
     }
 }
