@@ -1,3 +1,4 @@
+import LedgerPosix
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,10 +8,14 @@ import Darwin
 /// Buffered, byte-level access to standard streams and files for the CLI's
 /// streaming commands (canon, verify, export), which move millions of lines.
 struct InputStream {
-    let fd: Int32
+    let fd: FileDescriptor
     private var buffer: [UInt8]
 
     init(fd: Int32, chunkSize: Int = 1 << 20) {
+        self.init(FileDescriptor(rawValue: fd), chunkSize: chunkSize)
+    }
+
+    init(_ fd: FileDescriptor, chunkSize: Int = 1 << 20) {
         self.fd = fd
         self.buffer = [UInt8](repeating: 0, count: chunkSize)
     }
@@ -18,23 +23,36 @@ struct InputStream {
     /// Opens a path, or standard input for "-".
     static func open(_ path: String) throws -> InputStream {
         if path == "-" { return InputStream(fd: 0) }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CLIError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        return InputStream(fd: fd)
+        do {
+            return InputStream(try FileDescriptor.open(path, .readOnly))
+        } catch let error as IOError {
+            throw CLIError("cannot open \(path): \(Errno.message(for: error.errno))")
+        }
     }
 
     /// Calls `body` with each chunk read until end of input.
     mutating func forEachChunk(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CLIError("read failed: \(String(cString: strerror(errno)))")
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+            } catch let error as IOError {
+                throw CLIError("read failed: \(Errno.message(for: error.errno))")
             }
             if n == 0 { return }
             let keepGoing = try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
             if !keepGoing { return }
         }
+    }
+
+    /// Everything until end of input.
+    mutating func readToEnd() throws -> [UInt8] {
+        var all: [UInt8] = []
+        try forEachChunk { chunk in
+            all.append(contentsOf: chunk)
+            return true
+        }
+        return all
     }
 }
 

@@ -103,12 +103,7 @@ enum SendCommand {
 
     static func readAll(fd: Int32) throws -> [UInt8] {
         var input = InputStream(fd: fd)
-        var all: [UInt8] = []
-        try input.forEachChunk { chunk in
-            all.append(contentsOf: chunk)
-            return true
-        }
-        return all
+        return try input.readToEnd()
     }
 
     /// LEDGER_SOCKET, else the daemon's default path.

@@ -34,7 +34,10 @@ enum StatusCommand {
         let document: [UInt8]
         do {
             let fd = try UnixSocket.connect(to: path)
-            document = try fd.closeAfter { try readToEnd(fd) }
+            document = try fd.closeAfter {
+                var input = InputStream(fd, chunkSize: 64 << 10)
+                return try input.readToEnd()
+            }
         } catch {
             throw CLIError("status: \(error)", status: 2)
         }
@@ -48,15 +51,6 @@ enum StatusCommand {
         return 0
     }
 
-    static func readToEnd(_ fd: FileDescriptor) throws -> [UInt8] {
-        var all: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if n == 0 { return all }
-            all.append(contentsOf: buffer[..<n])
-        }
-    }
 
     /// A readable rendering of the status document.
     static func summary(_ document: [UInt8]) throws -> String {
