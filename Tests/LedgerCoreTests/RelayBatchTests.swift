@@ -1,3 +1,4 @@
+import Foundation
 import LedgerCore
 import Testing
 
@@ -64,4 +65,57 @@ struct RelayBatchTests {
 
 extension Base64 {
     static func decodeForTest(_ text: String) -> [UInt8]? { try? decode(text, byteCount: 64, what: "signature") }
+}
+
+@Suite("RecordReader.check: the ingest path's byte-level facts")
+struct RecordLineFactsTests {
+    /// Agent and session ids with escapes (`"`, `\`, a control character) and without: every
+    /// position `check` gives must decode to what `read` gives as Strings.
+    @Test func checkGivesTheSameFactsAsRead() throws {
+        let host = SimulatedHost(hostID: "h", key: try Ed25519PrivateKey())
+        let agents = [#"q\"uote"#, #"back\\slash"#, "plain", "ünïcode"]
+        let sessions = [#"tab\tsession"#, "s-1", #"\u0001ctl"#]
+        let lines = host.records(24, agents: agents.count, agentJSON: { agents[$0] },
+                                 sessionJSON: { sessions[$0 % sessions.count] })
+        let reader = RecordReader()
+        var escapedAgents = 0
+        for line in lines {
+            let record = try reader.read(line)
+            try line.withUnsafeBytes { bytes in
+                let facts = try reader.check(bytes)
+                func text(_ value: RecordLineText?) -> String? {
+                    value?.withValue(in: bytes) { String(decoding: $0, as: UTF8.self) }
+                }
+                #expect(text(facts.id) == record.id)
+                #expect(text(facts.agentID) == record.agentID)
+                #expect(text(facts.hostID) == record.hostID)
+                #expect(text(facts.sessionID) == record.sessionID)
+                #expect(text(facts.actionType) == record.actionType)
+                #expect(text(facts.actionStatus) == record.actionStatus)
+                #expect(facts.sequence == record.sequence && facts.hostSeq == record.hostSeq)
+                #expect(facts.prevHash == record.prevHash && facts.hash == record.hash)
+                #expect(facts.timestampMicros == RFC3339.microseconds(record.timestamp))
+                #expect(!facts.id.isEscaped && !facts.hostID.isEscaped)
+                if facts.agentID.isEscaped { escapedAgents += 1 }
+            }
+        }
+        #expect(Set(lines.map { try! reader.read($0).agentID }) == [#"q"uote"#, #"back\slash"#, "plain", "ünïcode"])
+        #expect(escapedAgents == 12)
+    }
+
+    @Test func checkRefusesWhatReadRefuses() throws {
+        let host = SimulatedHost(hostID: "h", key: try Ed25519PrivateKey())
+        var tampered = host.records(1)[0]
+        tampered[tampered.count - 3] ^= 1
+        let spaced = Array(String(decoding: host.records(1)[0], as: UTF8.self)
+            .replacingOccurrences(of: "\"sequence\":", with: "\"sequence\": ").utf8)
+        let reader = RecordReader()
+        for (line, name) in [(tampered, "tampered"), (spaced, "not canonical"), (Array("{}".utf8), "empty")] {
+            let checked = line.withUnsafeBytes { bytes in
+                do throws(RecordLineFailure) { _ = try reader.check(bytes); return true } catch { return false }
+            }
+            #expect(!checked, "\(name)")
+            #expect(throws: RecordLineFailure.self) { try reader.read(line) }
+        }
+    }
 }

@@ -25,6 +25,31 @@ struct RelayBatchEndToEndTests {
         #expect(hostList.map { $0["host_seq"] as? Int } == [60, 60, 60])
     }
 
+    /// Ingest stores the indexed text fields as byte ranges of the batch body, decoding only
+    /// escaped ones: ids with `"`, `\` and control characters must still be stored as their values.
+    @Test(arguments: Backend.all) func escapedAgentAndSessionIDsAreStoredAsTheirValues(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let reader = try server.createKey("reader", scopes: "read:events")
+        let host = SimulatedHost(hostID: "host-esc", key: try Ed25519PrivateKey())
+        try server.enroll(host)
+        let agents = [#"q\"uote"#, #"back\\slash"#, "plain"]
+        let lines = host.records(30, agents: agents.count, agentJSON: { agents[$0] },
+                                 sessionJSON: { $0 % 2 == 0 ? #"tab\tsession"# : "s-plain" })
+        let batch = try RelayBatch.encode(lines: lines, hostID: host.hostID, batchSeq: 1, key: host.key)
+        #expect(try server.postBatch(batch).status == 200)
+        func count(_ query: String) throws -> Int? {
+            let path = "/v1/events?" + query.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "=&")))!
+            return (try server.get(path + "&limit=1000", key: reader).json["events"] as? [[String: Any]])?.count
+        }
+        #expect(try count(#"agent_id=q"uote"#) == 10)
+        #expect(try count(#"agent_id=back\slash"#) == 10)
+        #expect(try count("agent_id=plain") == 10)
+        #expect(try count("session_id=tab\tsession") == 17)
+        let chains = try server.get("/v1/verify", key: reader).json
+        #expect(chains["valid"] as? Bool == true)
+        #expect(chains["events_verified"] as? Int == 30)
+    }
+
     @Test(arguments: Backend.all) func exactReplayAnswersTheSameSuccessAndStoresNothingTwice(backend: Backend) throws {
         let server = try ServerProcess(backend: backend)
         let reader = try server.createKey("reader", scopes: "read:events")

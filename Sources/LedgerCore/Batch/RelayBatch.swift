@@ -95,9 +95,10 @@ extension RelayBatch {
     /// with host_seq contiguous from `batchSeq`. Calls `each` with every line's bytes and facts.
     public static func readBody(_ body: UnsafeRawBufferPointer, hostID: String, batchSeq: UInt64,
                                 reader: RecordReader,
-                                each: (UnsafeRawBufferPointer, StoredRecord) -> Void) throws(RelayBatchBodyError) {
+                                each: (UnsafeRawBufferPointer, RecordLineFacts) -> Void) throws(RelayBatchBodyError) {
         guard body.count > 0 else { throw .empty }
         guard body[body.count - 1] == 0x0A else { throw .unterminated }
+        let host = Array(hostID.utf8)
         var start = 0
         var lineNumber = 0
         var expected = batchSeq
@@ -106,9 +107,12 @@ extension RelayBatch {
             while body[end] != 0x0A { end += 1 }
             lineNumber += 1
             let line = UnsafeRawBufferPointer(rebasing: body[start..<end])
-            let facts: StoredRecord
-            do { facts = try reader.read(line) } catch { throw .badRecord(line: lineNumber, error) }
-            guard facts.hostID == hostID else { throw .wrongHost(line: lineNumber, hostID: facts.hostID) }
+            let facts: RecordLineFacts
+            do { facts = try reader.check(line) } catch { throw .badRecord(line: lineNumber, error) }
+            guard facts.hostID.withValue(in: line, { $0.elementsEqual(host) }) else {
+                let other = facts.hostID.withValue(in: line) { String(decoding: $0, as: UTF8.self) }
+                throw .wrongHost(line: lineNumber, hostID: other)
+            }
             guard facts.hostSeq == expected else {
                 throw .notContiguous(line: lineNumber, expected: expected, got: facts.hostSeq)
             }

@@ -49,15 +49,19 @@ public final class SimulatedHost {
     }
 
     /// The next `count` records (canonical lines), round-robin over `agents` agents.
-    public func records(_ count: Int, agents: Int = 4, padding: Int = 200) -> [[UInt8]] {
+    /// `agentJSON` and `sessionJSON` spell agent and session number i as the content of a
+    /// JSON string (escapes allowed).
+    public func records(_ count: Int, agents: Int = 4, padding: Int = 200,
+                        agentJSON: (Int) -> String = { "agent-\($0)" },
+                        sessionJSON: (Int) -> String = { "s-\($0)" }) -> [[UInt8]] {
         var lines: [[UInt8]] = []
         lines.reserveCapacity(count)
         let filler = String(repeating: "x", count: padding)
         for index in 0..<count {
             clockMicros += 1000
-            let agent = "agent-\(Int(chains.lastHostSeq + 1) % agents)"
+            let agent = agentJSON(Int(chains.lastHostSeq + 1) % agents)
             let event = Array(("{\"agent_id\":\"\(agent)\",\"action_type\":\"TOOL_CALL\",\"action_name\":\"bash\","
-                + "\"session_id\":\"s-\(index % 7)\",\"action_status\":\"success\",\"labels\":{\"env\":\"bench\"},"
+                + "\"session_id\":\"\(sessionJSON(index % 7))\",\"action_status\":\"success\",\"labels\":{\"env\":\"bench\"},"
                 + "\"action_input\":{\"cmd\":\"\(filler)\"}}").utf8)
             var line: [UInt8] = []
             _ = event.withUnsafeBytes { bytes in

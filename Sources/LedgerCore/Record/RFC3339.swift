@@ -120,29 +120,34 @@ public enum RFC3339 {
         return text.withUTF8 { buffer -> Int64? in
             let raw = UnsafeRawBufferPointer(buffer)
             guard problem(in: raw) == nil else { return nil }
-            func num(_ at: Int, _ count: Int) -> Int64 {
-                var v: Int64 = 0
-                for i in at..<at + count { v = v * 10 + Int64(raw[i] - 48) }
-                return v
-            }
-            let days = daysFromCivil(Int(num(0, 4)), Int(num(5, 2)), Int(num(8, 2)))
-            var micros = (days * 86_400 + num(11, 2) * 3600 + num(14, 2) * 60 + num(17, 2)) * 1_000_000
-            var i = 19
-            if raw[i] == UInt8(ascii: ".") {
-                i += 1
-                var scale: Int64 = 100_000
-                while i < raw.count, raw[i] &- 48 < 10 {
-                    micros += Int64(raw[i] - 48) * scale
-                    scale /= 10
-                    i += 1
-                }
-            }
-            if raw[i] == UInt8(ascii: "+") || raw[i] == UInt8(ascii: "-") {
-                let offset = (num(i + 1, 2) * 60 + num(i + 4, 2)) * 60_000_000
-                micros += raw[i] == UInt8(ascii: "+") ? -offset : offset
-            }
-            return micros
+            return validatedMicroseconds(raw)
         }
+    }
+
+    /// `microseconds` of text that `problem(in:)` has already passed.
+    public static func validatedMicroseconds(_ raw: UnsafeRawBufferPointer) -> Int64 {
+        func num(_ at: Int, _ count: Int) -> Int64 {
+            var v: Int64 = 0
+            for i in at..<at + count { v = v * 10 + Int64(raw[i] - 48) }
+            return v
+        }
+        let days = daysFromCivil(Int(num(0, 4)), Int(num(5, 2)), Int(num(8, 2)))
+        var micros = (days * 86_400 + num(11, 2) * 3600 + num(14, 2) * 60 + num(17, 2)) * 1_000_000
+        var i = 19
+        if raw[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale: Int64 = 100_000
+            while i < raw.count, raw[i] &- 48 < 10 {
+                micros += Int64(raw[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+        }
+        if raw[i] == UInt8(ascii: "+") || raw[i] == UInt8(ascii: "-") {
+            let offset = (num(i + 1, 2) * 60 + num(i + 4, 2)) * 60_000_000
+            micros += raw[i] == UInt8(ascii: "+") ? -offset : offset
+        }
+        return micros
     }
 
     static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int64 {

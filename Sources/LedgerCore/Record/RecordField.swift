@@ -138,4 +138,11 @@ public enum RecordField: Int, CaseIterable, Sendable {
 /// The well-known values of `action_status`.
 public enum ActionStatus: String, CaseIterable, Sendable {
     case success, error, timeout, cancelled
+
+    /// Whether `text` is the UTF-8 of one of the statuses (no String per record).
+    static func isName(_ text: UnsafeRawBufferPointer) -> Bool {
+        allCases.contains { status in
+            status.rawValue.utf8.elementsEqual(text)
+        }
+    }
 }

@@ -100,7 +100,7 @@ public enum RecordValidator {
             }
         case .actionStatus:
             try requireString(node, name)
-            guard ActionStatus(rawValue: tape.string(index, bytes: bytes)) != nil else {
+            guard withText(tape, index, bytes, ActionStatus.isName) else {
                 throw .validation(name, "action_status must be one of success, error, timeout, cancelled")
             }
         case .timestamp, .receivedAt:

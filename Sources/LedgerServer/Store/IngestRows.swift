@@ -44,12 +44,14 @@ public struct IngestRows: Sendable {
     /// Distinct agent ids in order of first appearance, with their bytes in `bytes`.
     public private(set) var agents: [String] = []
     public private(set) var agentSpans: [ByteSpan] = []
-    private var agentIndex: [String: Int32] = [:]
+    /// Agent numbers by a hash of the agent id's bytes (FNV-1a): finding a row's agent costs
+    /// no String. Colliding ids are told apart by their bytes (`agentNumber`).
+    private var agentsByHash: [UInt64: Int32] = [:]
 
-    /// Rows over `body`: lines are added with `appendLine(at:facts:)` as ranges of it (no copy).
+    /// Rows over `body`: lines are added with `appendLine(start:count:facts:)` as ranges of it.
+    /// The body is taken as is (no copy); only text that needs unescaping is appended to it.
     public init(body: [UInt8], expectedRows: Int = 0) {
         bytes = body
-        bytes.reserveCapacity(body.count + expectedRows * 64)
         rows.reserveCapacity(expectedRows)
     }
 
@@ -58,23 +60,72 @@ public struct IngestRows: Sendable {
     public var count: Int { rows.count }
     public var isEmpty: Bool { rows.isEmpty }
 
+    /// Adds a checked record whose line is already in `bytes` at `start..<start+count`; its
+    /// text fields become ranges of the line unless they are escaped.
+    public mutating func appendLine(start: Int, count: Int, facts: RecordLineFacts) {
+        func span(_ text: RecordLineText?) -> ByteSpan {
+            guard let text else { return .null }
+            guard text.isEscaped else { return ByteSpan(start: Int32(start) + text.start, count: text.count) }
+            let decoded = bytes.withUnsafeBytes { all in
+                text.withValue(in: UnsafeRawBufferPointer(rebasing: all[start..<start + count])) { Array($0) }
+            }
+            return appendBytes(decoded)
+        }
+        rows.append(IngestRow(
+            line: ByteSpan(start: Int32(start), count: Int32(count)), id: span(facts.id),
+            agent: agentNumber(span(facts.agentID)), sessionID: span(facts.sessionID),
+            actionType: span(facts.actionType), actionStatus: span(facts.actionStatus),
+            sequence: facts.sequence, hostSeq: facts.hostSeq, prevHash: facts.prevHash, hash: facts.hash,
+            timestampMicros: facts.timestampMicros))
+    }
+
     /// Adds a record whose line is already in `bytes` at `start..<start+count`.
     public mutating func appendLine(start: Int, count: Int, facts: StoredRecord) {
         let line = ByteSpan(start: Int32(start), count: Int32(count))
-        let agent: Int32
-        if let known = agentIndex[facts.agentID] {
-            agent = known
-        } else {
-            agent = Int32(agents.count)
-            agentIndex[facts.agentID] = agent
-            agents.append(facts.agentID)
-            agentSpans.append(appendText(facts.agentID))
-        }
+        let agent = agentNumber(appendText(facts.agentID))
         rows.append(IngestRow(
             line: line, id: appendText(facts.id), agent: agent, sessionID: appendText(facts.sessionID),
             actionType: appendText(facts.actionType), actionStatus: appendText(facts.actionStatus),
             sequence: facts.sequence, hostSeq: facts.hostSeq, prevHash: facts.prevHash, hash: facts.hash,
             timestampMicros: RFC3339.microseconds(facts.timestamp) ?? 0))
+    }
+
+    /// The number of the agent whose id is at `span`, registering it on first sight.
+    private mutating func agentNumber(_ span: ByteSpan) -> Int32 {
+        bytes.withUnsafeBytes { all -> Int32? in
+            let wanted = UnsafeRawBufferPointer(rebasing: all[Int(span.start)..<Int(span.start + span.count)])
+            func matches(_ agent: Int32) -> Bool {
+                let known = agentSpans[Int(agent)]
+                return wanted.elementsEqual(UnsafeRawBufferPointer(
+                    rebasing: all[Int(known.start)..<Int(known.start + known.count)]))
+            }
+            if let last = rows.last?.agent, matches(last) { return last }
+            let hash = Self.fnv1a(wanted)
+            if let known = agentsByHash[hash] {
+                if matches(known) { return known }
+                // A hash collision: rare enough for a scan.
+                return (0..<Int32(agentSpans.count)).first(where: matches)
+            }
+            return nil
+        } ?? registerAgent(span)
+    }
+
+    private mutating func registerAgent(_ span: ByteSpan) -> Int32 {
+        let number = Int32(agents.count)
+        let text = bytes.withUnsafeBytes { all in
+            String(decoding: all[Int(span.start)..<Int(span.start + span.count)], as: UTF8.self)
+        }
+        let hash = bytes.withUnsafeBytes { Self.fnv1a(UnsafeRawBufferPointer(rebasing: $0[Int(span.start)..<Int(span.start + span.count)])) }
+        if agentsByHash[hash] == nil { agentsByHash[hash] = number }
+        agents.append(text)
+        agentSpans.append(span)
+        return number
+    }
+
+    private static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 
     /// Adds a record whose line is not in `bytes` yet (direct ingest): the line is copied in.
@@ -97,5 +148,11 @@ public struct IngestRows: Sendable {
         let start = bytes.count
         bytes.append(contentsOf: text.utf8)
         return ByteSpan(start: Int32(start), count: Int32(bytes.count - start))
+    }
+
+    private mutating func appendBytes(_ text: [UInt8]) -> ByteSpan {
+        let start = bytes.count
+        bytes.append(contentsOf: text)
+        return ByteSpan(start: Int32(start), count: Int32(text.count))
     }
 }

@@ -14,8 +14,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         set { writer.onCommit = newValue }
     }
 
-    /// Opens (creating when needed) `<directory>/ledger.db`.
-    public init(directory: String, readers: Int = 4) throws {
+    /// Opens (creating when needed) `<directory>/ledger.db`. `walResetFrames`: see
+    /// `SQLiteWriter.walResetFrames` (tests make it small to watch the WAL rewind).
+    public init(directory: String, readers: Int = 4, walResetFrames: Int32 = 8192) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         path = directory + "/ledger.db"
@@ -26,6 +27,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         try db.execute("PRAGMA wal_autocheckpoint=0")
         checkpointer = try SQLiteCheckpointer(path: path)
         writer = SQLiteWriter(db: db, checkpointer: checkpointer)
+        writer.walResetFrames = walResetFrames
         self.readers = ReaderPool(path: path, size: max(1, readers))
     }
 
