@@ -66,6 +66,26 @@ import Testing
         #expect(report.truncatedBytes == 0 && report.quarantined.isEmpty && report.records == 240)
     }
 
+    @Test func a_spare_left_by_a_crash_is_never_read_as_a_segment_and_is_replaced() throws {
+        let journal = try TempJournal()
+        let factory = RecordFactory()
+        do {
+            let writer = try preallocatingWriter(journal)
+            try factory.write(3, to: writer)
+        }
+        // A crash while a spare was being installed: it holds a header and frames of its own.
+        let spare = journal.paths.journal + "/" + SegmentSpare.fileName
+        let stray = SegmentHeader(firstHostSeq: 4, hostID: "host-1").encoded() + factory.frames(2).bytes
+        let fd = try FileDescriptor.open(spare, .writeOnly, options: [.create], permissions: 0o640)
+        try fd.closeAfter { try fd.write(stray) }
+        let report = try journal.recover()
+        #expect(report.chains.lastHostSeq == 3 && report.segments.count == 1 && report.quarantined.isEmpty)
+        let writer = try preallocatingWriter(journal, report: report)
+        #expect(!FileSystem.exists(spare))
+        try RecordFactory(chains: report.chains).write(2, to: writer)
+        #expect(try verifyExport(journal) == 5)
+    }
+
     @Test func recovery_keeps_the_zero_filled_tail_and_the_writer_continues_into_it() throws {
         let journal = try TempJournal()
         let factory = RecordFactory()

@@ -187,7 +187,8 @@ final class EventLoop {
         }
         // Answers the writer has not taken count against the cap; past it, its lines wait in its
         // socket until it reads (or is found not to read at all, see checkUnreadPaused).
-        if !connection.ignoresResponses && connection.outstandingResponseBytes > configuration.maxUnreadResponseBytes {
+        if !connection.ignoresResponses && !connection.writeClosed
+            && connection.outstandingResponseBytes > configuration.maxUnreadResponseBytes {
             connection.unreadPaused = true
             unreadPaused.insert(connection.id)
             updateInterest(connection)
