@@ -63,7 +63,8 @@ public final class Daemon {
             "last_host_seq": recovered.chains.lastHostSeq, "segments": recovered.segments.count,
             "truncated_bytes": recovered.truncatedBytes, "quarantined": recovered.quarantined.count,
             "ms": (SystemClock.monotonicNanoseconds() - started) / 1_000_000])
-        let writer = try JournalWriter(paths: paths, hostID: c.hostID, recovered: recovered, segmentSize: c.segmentSize)
+        let writer = try JournalWriter(paths: paths, hostID: c.hostID, recovered: recovered, segmentSize: c.segmentSize,
+                                       preallocate: true, log: log.withComponent("journal"))
 
         var listeners: [FileDescriptor] = []
         var ownsSocketFile = false

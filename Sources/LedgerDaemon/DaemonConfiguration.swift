@@ -64,7 +64,8 @@ public struct DaemonConfiguration: Sendable {
             ConfigOption("dedupe-window", env: "LEDGER_DEDUPE_WINDOW", kind: .int, default: "100000",
                          help: "how many recent record ids are remembered for retries"),
             ConfigOption("max-unread", env: "LEDGER_MAX_UNREAD", kind: .byteSize, default: "1MiB",
-                         help: "unread responses kept per connection; more are dropped (records are kept)"),
+                         help: "unread responses per connection before its reading pauses; dropped past it "
+                            + "only for a writer that does not read (records are kept)"),
         ],
         configFileOption: "config")
 

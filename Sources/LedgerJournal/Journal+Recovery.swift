@@ -144,6 +144,7 @@ public enum JournalRecovery {
             return nil
         }
         var expected = header.firstHostSeq
+        var writtenEnd: Int64?
         while true {
             var verdict: FrameVerdict?
             let reader = state.reader
@@ -156,6 +157,12 @@ public enum JournalRecovery {
                 state.report.records += 1
                 expected += 1
                 continue
+            }
+            if isLast, case .badLength(0) = frame.validation, try scanner.restIsZero(from: frame.offset) {
+                // The zero-filled part of a preallocated segment that no frame reached yet: the
+                // end of the stream, not damage. It stays for the writer to continue into.
+                writtenEnd = frame.offset
+                break
             }
             let reason: String
             switch (frame.validation, verdict) {
@@ -183,7 +190,7 @@ public enum JournalRecovery {
             return nil
         }
         let status = try FileSystem.status(file.path)
-        return SegmentSummary(file: file, size: status.size, lastHostSeq: expected - 1,
+        return SegmentSummary(file: file, size: writtenEnd ?? status.size, lastHostSeq: expected - 1,
                               modifiedMicros: status.modifiedMicroseconds)
     }
 

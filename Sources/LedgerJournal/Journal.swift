@@ -25,6 +25,7 @@
 //   segment header:  "LDGRJNL\0" | u32 version | u32 header length | u64 first host_seq |
 //                    u16 host_id length | host_id bytes | u32 CRC-32 of all preceding bytes
 //   frame:           u32 record length | u32 CRC-32(host_seq bytes ‖ record) | u64 host_seq | record
+//   (the last segment may be zero-filled past its frames: a zero length ends the written part)
 //
 // All integers little-endian. CRC-32 is zlib's (CRC-32/ISO-HDLC), not CRC-32C.
 

@@ -109,8 +109,10 @@ public enum JournalFrame {
 
     /// Appends a frame whose record `write` appends to `out`; returns what `write` returned.
     /// The loop builds records straight into its batch buffer this way, without a copy.
+    /// With `checksum: false` the CRC field stays 0 until `fillChecksums` runs over the batch:
+    /// ledgerd leaves that to its journal thread, which otherwise only waits for fdatasync.
     @inline(__always)
-    public static func append<R>(hostSeq: UInt64, into out: inout [UInt8],
+    public static func append<R>(hostSeq: UInt64, into out: inout [UInt8], checksum: Bool = true,
                                  _ write: (inout [UInt8]) throws -> R) rethrows -> R {
         let start = out.count
         out.append(contentsOf: zeroHeader)
@@ -121,8 +123,22 @@ public enum JournalFrame {
             out.removeSubrange(start...)
             throw error
         }
-        seal(&out, at: start, hostSeq: hostSeq)
+        seal(&out, at: start, hostSeq: hostSeq, checksum: checksum)
         return result
+    }
+
+    /// Computes the CRC of every frame in `frames` (whole frames back to back, as `append` with
+    /// `checksum: false` left them).
+    public static func fillChecksums(_ frames: UnsafeMutableRawBufferPointer) {
+        var at = 0
+        while at < frames.count {
+            let length = Int(UInt32(littleEndian: frames.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            let end = at + headerLength + length
+            precondition(length > 0 && end <= frames.count, "not a whole frame at offset \(at)")
+            let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: frames[(at + 8)..<end]))
+            frames.storeBytes(of: crc.littleEndian, toByteOffset: at + 4, as: UInt32.self)
+            at = end
+        }
     }
 
     /// Appends a frame holding `record`.
@@ -131,12 +147,13 @@ public enum JournalFrame {
     }
 
     /// Fills in the header of the frame starting at `start`, whose record runs to the end of `out`.
-    static func seal(_ out: inout [UInt8], at start: Int, hostSeq: UInt64) {
+    static func seal(_ out: inout [UInt8], at start: Int, hostSeq: UInt64, checksum: Bool = true) {
         let length = out.count - start - headerLength
         precondition(length > 0 && length <= Journal.maxRecordBytes, "record length \(length) out of range")
         out.withUnsafeMutableBytes { buffer in
             buffer.storeBytes(of: UInt32(length).littleEndian, toByteOffset: start, as: UInt32.self)
             buffer.storeBytes(of: hostSeq.littleEndian, toByteOffset: start + 8, as: UInt64.self)
+            guard checksum else { return }
             let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[(start + 8)...]))
             buffer.storeBytes(of: crc.littleEndian, toByteOffset: start + 4, as: UInt32.self)
         }

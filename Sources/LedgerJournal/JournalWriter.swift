@@ -2,6 +2,13 @@
 // only after fdatasync covered every appended frame, and only then moves the
 // checkpoint. After any write or sync failure the writer refuses everything
 // (`JournalError.failed`): the file's state past the last durable frame is unknown.
+//
+// With `preallocate`, segments are zero-filled before records go in (see
+// SegmentSpare.swift for why): the current segment's file is longer than its
+// frames, and a zero length prefix marks where the written part ends. Only the
+// current segment ever has such a tail: a segment is sealed once its frames
+// reach `segmentSize`, which is also the zero-filled length, and anything left
+// over (a smaller --segment-size than before) is cut off before the next starts.
 
 import LedgerCore
 import LedgerPosix
@@ -14,9 +21,12 @@ public final class JournalWriter {
     /// A new segment starts at the first batch boundary after the current one reaches this size.
     public let segmentSize: Int64
 
-    /// Every segment, oldest first; the last is the one being written.
+    /// Every segment, oldest first; the last is the one being written. `size` counts the
+    /// header and frames, not a zero-filled tail.
     public private(set) var segments: [SegmentSummary]
     private var current: FileDescriptor?
+    /// Where the current segment's file ends (past its frames when zero-filled).
+    private var currentFileSize: Int64 = 0
     /// host_seq of the last frame written (durable or not).
     public private(set) var lastHostSeq: UInt64
     /// host_seq of the last frame fdatasync covered.
@@ -24,10 +34,14 @@ public final class JournalWriter {
     private let checkpoint: CheckpointFile
     private var failure: String?
     private var dirty = false
+    /// The next segment, zero-filled ahead of need; nil when not preallocating.
+    let spare: SegmentSpare?
 
-    /// Continues the journal where recovery left it, and rewrites the checkpoint.
+    /// Continues the journal where recovery left it, and rewrites the checkpoint. With
+    /// `preallocate`, a new segment is zero-filled to `segmentSize` before its first record and
+    /// the next one is prepared in the background (ledgerd does this; tests choose).
     public init(paths: JournalPaths, hostID: String, recovered: RecoveryReport,
-                segmentSize: Int64 = Journal.defaultSegmentSize) throws {
+                segmentSize: Int64 = Journal.defaultSegmentSize, preallocate: Bool = false, log: Logger? = nil) throws {
         self.paths = paths
         self.hostID = hostID
         self.segmentSize = segmentSize
@@ -35,15 +49,20 @@ public final class JournalWriter {
         lastHostSeq = recovered.chains.lastHostSeq
         durableHostSeq = lastHostSeq
         checkpoint = try CheckpointFile(journalDirectory: paths.journal, initial: lastHostSeq)
+        try SegmentSpare.removeLeftover(journalDirectory: paths.journal)
+        spare = preallocate ? SegmentSpare(journalDirectory: paths.journal, size: segmentSize, log: log) : nil
         // Continue the last segment only if it ends where the stream does; after a quarantine
         // of the last segment the stream is ahead of every kept file, so a new one starts.
         if let last = segments.last, last.lastHostSeq == lastHostSeq {
             let fd = try FileDescriptor.open(last.file.path, .writeOnly)
-            try fd.lseek(0, from: .end)
+            // Recovery reports the end of the frames; a zero-filled tail after it is kept.
+            try fd.lseek(last.size)
             current = fd
+            currentFileSize = try fd.size()
         } else {
-            try startSegment(first: lastHostSeq + 1)
+            try startSegment(first: lastHostSeq + 1, zeroFill: preallocate)
         }
+        prepareSpareIfDue()
     }
 
     deinit { try? current?.close() }
@@ -67,8 +86,18 @@ public final class JournalWriter {
         }
         segments[segments.count - 1].size += Int64(frames.count)
         segments[segments.count - 1].lastHostSeq = last
+        currentFileSize = max(currentFileSize, segments[segments.count - 1].size)
         lastHostSeq = last
         dirty = true
+        prepareSpareIfDue()
+    }
+
+    /// Zero-filling 64 MiB takes a fraction of a second; starting when the current segment is a
+    /// quarter full leaves that much time at any rate the disk sustains, and a journal that never
+    /// gets that far never holds a second segment's worth of zeros.
+    private func prepareSpareIfDue() {
+        guard let spare, segments[segments.count - 1].size >= segmentSize / 4 else { return }
+        spare.prepareInBackground()
     }
 
     /// fdatasync, then the checkpoint. Returns the durable host_seq.
@@ -99,19 +128,62 @@ public final class JournalWriter {
             dirty = false
             try checkpoint.publish(durableHostSeq)
         }
+        // A sealed segment holds frames only: readers and recovery treat a zero tail as the
+        // end of the stream, which is right only for the last segment.
+        let written = segments[segments.count - 1].size
+        if currentFileSize > written {
+            try current!.ftruncate(to: written)
+            try current!.fsync()
+        }
         try current?.close()
         current = nil
-        try startSegment(first: first)
+        if let fd = spare?.take() {
+            try install(fd, first: first)
+        } else {
+            try startSegment(first: first, zeroFill: false)
+        }
+    }
+
+    /// Turns the zero-filled spare into the segment starting at `first`: header first (an
+    /// overwrite, synced), then the name, so a crash never leaves a named segment without one.
+    private func install(_ fd: FileDescriptor, first: UInt64) throws {
+        let file = SegmentFile(firstHostSeq: first, path: paths.journal + "/" + SegmentFile.name(firstHostSeq: first))
+        let header = SegmentHeader(firstHostSeq: first, hostID: hostID).encoded()
+        do {
+            try fd.pwrite(header, at: 0)
+            try fd.fdatasync()
+            try FileSystem.rename(spare!.path, to: file.path)
+            try FileSystem.syncDirectory(paths.journal)
+            try fd.lseek(Int64(header.count))
+        } catch {
+            try? fd.close()
+            throw error
+        }
+        current = fd
+        currentFileSize = spare!.size
+        segments.append(SegmentSummary(file: file, size: Int64(header.count), lastHostSeq: first - 1,
+                                       modifiedMicros: SystemClock.nowMicroseconds()))
     }
 
     /// Creates a segment with its header, synced with its directory entry before any record goes in.
-    private func startSegment(first: UInt64) throws {
+    /// With `zeroFill` (at start-up, when nothing waits for the disk yet) the rest of the segment
+    /// is zero-filled first; if that fails (a nearly full disk) the segment grows by appending.
+    private func startSegment(first: UInt64, zeroFill: Bool) throws {
         let file = SegmentFile(firstHostSeq: first, path: paths.journal + "/" + SegmentFile.name(firstHostSeq: first))
         let header = SegmentHeader(firstHostSeq: first, hostID: hostID).encoded()
         let fd = try FileDescriptor.open(file.path, .writeOnly, options: [.create, .truncate], permissions: 0o640)
+        var fileSize = Int64(header.count)
         do {
             try fd.setPermissions(0o640)
             try fd.write(header)
+            if zeroFill && segmentSize > fileSize {
+                do {
+                    try ZeroFill.fill(fd, from: fileSize, to: segmentSize)
+                    fileSize = segmentSize
+                } catch {
+                    try fd.ftruncate(to: fileSize)
+                }
+            }
             try fd.fdatasync()
             try FileSystem.syncDirectory(paths.journal)
         } catch {
@@ -119,6 +191,7 @@ public final class JournalWriter {
             throw error
         }
         current = fd
+        currentFileSize = fileSize
         segments.append(SegmentSummary(file: file, size: Int64(header.count), lastHostSeq: first - 1,
                                        modifiedMicros: SystemClock.nowMicroseconds()))
     }

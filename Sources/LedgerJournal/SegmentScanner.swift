@@ -19,6 +19,8 @@ public final class SegmentScanner {
     private var bufferCount = 0
     /// File offset of the next frame.
     public private(set) var offset: Int64
+    /// How many times the buffer was (re)filled from the file.
+    private var reads = 0
 
     /// The minimum buffer: one whole maximum-size frame.
     static let minimumBuffer = JournalFrame.headerLength + Journal.maxRecordBytes
@@ -57,11 +59,19 @@ public final class SegmentScanner {
     /// calls `body` with its record bytes when it is valid. Advances past valid frames only.
     /// Returns nil at the exact end of the file.
     public func next(_ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Frame? {
+        let readsBefore = reads
         try fill(from: offset, atLeast: JournalFrame.headerLength)
-        let available = Int(bufferOffset + Int64(bufferCount) - offset)
-        if available == 0 { return nil }
+        if buffered(from: offset) == 0 { return nil }
         var validation = view(JournalFrame.validate)
-        if case let .torn(needed, _) = validation, needed > available {
+        if case .valid = validation {
+        } else if reads == readsBefore {
+            // These bytes were read before this call, perhaps before the writer wrote them: a
+            // zero-filled tail (docs/JOURNAL.md) is overwritten in place. Judge the file as it is now.
+            try reload(from: offset)
+            if buffered(from: offset) == 0 { return nil }
+            validation = view(JournalFrame.validate)
+        }
+        if case let .torn(needed, _) = validation, needed > buffered(from: offset) {
             try fill(from: offset, atLeast: needed)
             validation = view(JournalFrame.validate)
         }
@@ -73,6 +83,22 @@ public final class SegmentScanner {
             offset += Int64(length)
         }
         return frame
+    }
+
+    /// Whether every byte from `start` to the end of the file is zero: the zero-filled,
+    /// not yet written part of a preallocated segment.
+    public func restIsZero(from start: Int64) throws -> Bool {
+        var position = start
+        while true {
+            try fill(from: position, atLeast: 1)
+            let count = Int(bufferOffset + Int64(bufferCount) - position)
+            if count <= 0 { return true }
+            let zero: Bool = buffer.withUnsafeBytes { raw in
+                isAllZero(UnsafeRawBufferPointer(rebasing: raw[Int(position - bufferOffset)..<bufferCount]))
+            }
+            if !zero { return false }
+            position += Int64(count)
+        }
     }
 
     /// Moves to `offset` (a frame boundary the caller knows, or a resync candidate).
@@ -96,6 +122,12 @@ public final class SegmentScanner {
                       plausible.contains(loadLE(UInt64.self, bytes, 8)) else { return false }
                 return true
             }
+            if !hit, let skip = zeroRun(at: candidate), skip > 4 {
+                // A frame's length field has a non-zero byte among its first four, so a run of
+                // zeros (a zero-filled tail) holds no frame start but in its last three bytes.
+                candidate += Int64(skip - 3)
+                continue
+            }
             if hit {
                 offset = candidate
                 if let frame = try next({ _, _ in }), case .valid = frame.validation {
@@ -106,6 +138,25 @@ public final class SegmentScanner {
             candidate += 1
         }
         return nil
+    }
+
+    /// The number of zero bytes from `position` on within the buffer (nil when none are buffered).
+    private func zeroRun(at position: Int64) -> Int? {
+        guard position >= bufferOffset, position < bufferOffset + Int64(bufferCount) else { return nil }
+        return buffer.withUnsafeBytes { raw in
+            let start = Int(position - bufferOffset)
+            var i = start
+            while i + 8 <= bufferCount, raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) == 0 { i += 8 }
+            while i < bufferCount, raw[i] == 0 { i += 1 }
+            return i - start
+        }
+    }
+
+    /// Drops what the buffer holds and reads the file again from `position`.
+    private func reload(from position: Int64) throws {
+        bufferOffset = position
+        bufferCount = 0
+        try fill(from: position, atLeast: JournalFrame.headerLength)
     }
 
     private func view<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -135,5 +186,24 @@ public final class SegmentScanner {
         }
         bufferOffset = position
         bufferCount = kept + n
+        reads += 1
     }
+
+    /// Bytes the buffer holds from `position` on.
+    private func buffered(from position: Int64) -> Int { Int(bufferOffset + Int64(bufferCount) - position) }
+}
+
+@inline(__always)
+private func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    var acc: UInt64 = 0
+    while i + 8 <= bytes.count {
+        acc |= bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        i += 8
+    }
+    while i < bytes.count {
+        acc |= UInt64(bytes[i])
+        i += 1
+    }
+    return acc == 0
 }

@@ -54,6 +54,39 @@ extension DaemonTests {
         #expect(report.records == writers * perWriter && report.chains == writers * 10)
     }
 
+    @Test func a_writer_that_reads_slowly_loses_no_response_however_far_behind_it_falls() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        let lines = 30_000  // ~5 MiB of responses, five times the 1 MiB unread cap
+        var payload = ""
+        for i in 0..<lines { payload += event("slow-\(i % 4)") + "\n" }
+        let bytes = Array(payload.utf8)
+        let sent = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? client.send(bytes)
+            try? client.finishSending()
+            sent.signal()
+        }
+        // Far slower than the daemon answers, but never silent for long.
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        let deadline = SystemClock.monotonicNanoseconds() + 60_000_000_000
+        while SystemClock.monotonicNanoseconds() < deadline {
+            let n = (try? buffer.withUnsafeMutableBytes { try client.fd.read(into: $0) }) ?? 0
+            if n == 0 { break }
+            received.append(contentsOf: buffer[..<n])
+            usleep(3_000)
+        }
+        #expect(sent.wait(timeout: .now() + 10) == .success)
+        let responses = received.split(separator: UInt8(ascii: "\n")).map { Response(String(decoding: $0, as: UTF8.self)) }
+        #expect(responses.count == lines)
+        #expect(responses.allSatisfy { $0.ok })
+        let records = try daemon.status()["records"] as! [String: Any]
+        #expect((records["responses_dropped"] as! NSNumber).intValue == 0)
+        #expect(try daemon.terminate() == 0)
+    }
+
     @Test func a_writer_that_never_reads_stalls_no_one_and_loses_no_record() throws {
         let daemon = try DaemonHarness()
         try daemon.start()

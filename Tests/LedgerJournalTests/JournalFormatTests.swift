@@ -20,6 +20,23 @@ import Testing
         #expect(out.withUnsafeBytes { JournalFrame.validate($0) } == .valid(hostSeq: 7, length: out.count))
     }
 
+    @Test func frames_sealed_without_a_checksum_get_the_golden_one_from_fill_checksums() {
+        var out: [UInt8] = []
+        for (hostSeq, record) in [(7, "{\"a\":1}"), (8, "{\"b\":[true,null]}"), (9, "{}")] {
+            JournalFrame.append(hostSeq: UInt64(hostSeq), into: &out, checksum: false) {
+                $0.append(contentsOf: Array(record.utf8))
+            }
+        }
+        #expect(out[4..<8] == [0, 0, 0, 0])
+        out.withUnsafeMutableBytes { JournalFrame.fillChecksums($0) }
+        #expect(out.prefix(23) == hexBytes("070000002c7fa58707000000000000007b2261223a317d")[...])
+        var checked: [UInt8] = []
+        for (hostSeq, record) in [(7, "{\"a\":1}"), (8, "{\"b\":[true,null]}"), (9, "{}")] {
+            Array(record.utf8).withUnsafeBytes { JournalFrame.append(record: $0, hostSeq: UInt64(hostSeq), into: &checked) }
+        }
+        #expect(out == checked)
+    }
+
     @Test func checkpoint_matches_golden_bytes() {
         #expect(DurableCheckpoint.encode(42) == hexBytes("4c444752445552312a00000000000000e1ae53be00000000"))
         #expect(DurableCheckpoint.decode(DurableCheckpoint.encode(42)) == 42)

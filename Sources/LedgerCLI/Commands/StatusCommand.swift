@@ -111,7 +111,7 @@ enum StatusCommand {
                 lines.append("rejected      \(parts.isEmpty ? "none" : parts.joined(separator: ", "))")
             }
             lines.append("connections   open \(text("connections", "open")), total \(text("connections", "total")), "
-                + "paused \(text("connections", "paused"))")
+                + "paused \(text("connections", "paused")), unread_paused \(text("connections", "unread_paused"))")
             lines.append("chains        \(text("chain_count"))")
             if let chains = node(["chains"]) {
                 for element in tape.elements(of: chains).prefix(20) {

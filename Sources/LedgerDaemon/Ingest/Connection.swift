@@ -2,6 +2,11 @@
 // queued response carries the host_seq that must be durable before it may go:
 // its own record's for `ok`, and for an error the connection's last record
 // before it, so an error for line N never overtakes the `ok` of line N-1.
+//
+// INVARIANT: a response is dropped only while the writer is not reading: its
+// socket has taken no byte for `EventLoop.unreadTimeout` although responses were
+// waiting (`ignoresResponses`). A writer that reads, however slowly, is paused
+// instead (its lines stay in its socket) and loses nothing (docs/PROTOCOL.md).
 
 import LedgerCore
 import LedgerPosix
@@ -44,6 +49,14 @@ final class Connection {
     var readPaused = false
     /// EPOLLOUT is on because the socket was full.
     var waitingForWritable = false
+    /// EPOLLIN is off because the writer has more than the unread cap of responses outstanding.
+    var unreadPaused = false
+    /// Since when (monotonic ns) the socket has been full with output waiting; 0 when nothing
+    /// waits.
+    var stalledSince: UInt64 = 0
+    /// The writer did not read for the unread timeout: responses past the cap are dropped
+    /// instead of pausing it, until its socket takes bytes again.
+    var ignoresResponses = false
 
     struct PendingMark {
         /// End offset of this response in `pending`.
@@ -64,6 +77,8 @@ final class Connection {
 
     var hasPending: Bool { marksStart < marks.count }
     var unsentOutput: Int { output.count - outputStart }
+    /// Response bytes the writer has not taken yet: waiting for durability or for the socket.
+    var outstandingResponseBytes: Int { pending.count - pendingStart + unsentOutput }
 
     /// Nothing left to do for a writer that is done sending.
     var isFinished: Bool { readClosed && !hasPending && (unsentOutput == 0 || writeClosed) }
@@ -88,12 +103,13 @@ final class Connection {
         var dropped = 0
         if writeClosed {
             dropped = 0  // nobody to answer; not counted as dropped for a reader that left
-        } else if unsentOutput + (end - pendingStart) <= maxUnread {
+        } else if !ignoresResponses || unsentOutput + (end - pendingStart) <= maxUnread {
+            // A reading writer gets everything: the loop stops reading its lines while more than
+            // the cap is outstanding, which bounds what one release can add.
             output.append(contentsOf: pending[pendingStart..<end])
         } else {
-            // Take whole responses while they fit, drop the rest. One group commit can release
-            // far more than the cap at once, so hand the socket what it takes before counting a
-            // response against the cap: only a writer that really does not read loses answers.
+            // Take whole responses while they fit, drop the rest; hand the socket what it takes
+            // first, in case the writer has started reading again.
             var start = pendingStart
             for i in marksStart..<index {
                 let mark = marks[i]
@@ -154,7 +170,20 @@ final class Connection {
     }
 
     /// Writes as much output as the socket takes. Returns false when the socket is full.
-    func flush() -> Bool {
+    func flush(now: UInt64 = SystemClock.monotonicNanoseconds()) -> Bool {
+        var took = false
+        defer {
+            // The socket is full from now on when it took bytes and then refused more; when it
+            // took none, it has been full since the first attempt that found it so.
+            if unsentOutput == 0 {
+                stalledSince = 0
+            } else if took || stalledSince == 0 {
+                stalledSince = now
+            }
+            // A socket that takes bytes after being full is being read: the writer is paused
+            // again (past the cap) rather than losing answers.
+            if took { ignoresResponses = false }
+        }
         while unsentOutput > 0 {
             if writeClosed {
                 output.removeAll(keepingCapacity: true)
@@ -177,6 +206,7 @@ final class Connection {
                 }
                 return false
             }
+            if written > 0 { took = true }
             outputStart += written
         }
         output.removeAll(keepingCapacity: true)

@@ -144,7 +144,8 @@ extension EventLoop {
         let hostSeq = st.chains.lastHostSeq + 1
         let sealed: SealedRecord
         do {
-            sealed = try JournalFrame.append(hostSeq: hostSeq, into: &st.batch) { out throws(RecordError) in
+            // The journal thread fills in the frame's CRC (GroupCommitter.run): it has the time.
+            sealed = try JournalFrame.append(hostSeq: hostSeq, into: &st.batch, checksum: false) { out throws(RecordError) in
                 try builder.seal(prepared, bytes: event, receivedAtMicros: context.receivedAt,
                                  origin: connection.origin, chains: &st.chains, into: &out)
             }

@@ -56,6 +56,14 @@ final class EventLoop {
     var waiting: Set<UInt64> = []
     /// Connections whose reading is paused for backpressure.
     var paused: Set<UInt64> = []
+    /// Connections whose reading is paused because their writer has not taken its responses.
+    var unreadPaused: Set<UInt64> = []
+
+    /// A writer whose socket takes no byte of its waiting responses for this long is taken not
+    /// to read: it is read again, and responses past the cap are dropped (docs/PROTOCOL.md). Far
+    /// above any scheduling delay of a reader that reads, so a reading writer is never taken for
+    /// one; short enough that a writer that never reads waits only once, briefly.
+    static let unreadTimeoutNanos: UInt64 = 1_000_000_000
     var draining = false
     var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
 
@@ -89,6 +97,7 @@ final class EventLoop {
                 try handle(event)
             }
             handOver()
+            if !unreadPaused.isEmpty { checkUnreadPaused() }
             if draining, try drainStep() { return }
         }
     }
@@ -176,6 +185,15 @@ final class EventLoop {
             pauseReading(connection)
             return
         }
+        // Answers the writer has not taken count against the cap; past it, its lines wait in its
+        // socket until it reads (or is found not to read at all, see checkUnreadPaused).
+        if !connection.ignoresResponses && !connection.writeClosed
+            && connection.outstandingResponseBytes > configuration.maxUnreadResponseBytes {
+            connection.unreadPaused = true
+            unreadPaused.insert(connection.id)
+            updateInterest(connection)
+            return
+        }
         // One bounded read per readiness event (epoll is level-triggered and reports the rest
         // next round): a flooding writer gets its share, not the loop.
         let count: Int?
@@ -227,7 +245,9 @@ final class EventLoop {
 
     func updateInterest(_ connection: Connection) {
         var events: EpollEvents = []
-        if !connection.readClosed && !connection.readPaused && !draining && !connection.isAdmin { events.insert(.readable) }
+        if !connection.readClosed && !connection.readPaused && !connection.unreadPaused && !draining && !connection.isAdmin {
+            events.insert(.readable)
+        }
         if connection.waitingForWritable { events.insert(.writable) }
         try? epoll.modify(connection.descriptor, events: events, token: connection.id)
     }
@@ -237,6 +257,30 @@ final class EventLoop {
     private func writable(_ connection: Connection) {
         connection.waitingForWritable = false
         flush(connection)
+        if connection.unreadPaused { checkUnreadPaused() }
+    }
+
+    /// Resumes reading writers that took enough of their responses, and those that took none for
+    /// the unread timeout (from then on their responses past the cap are dropped).
+    func checkUnreadPaused() {
+        let now = SystemClock.monotonicNanoseconds()
+        for id in unreadPaused {
+            guard let connection = connections[id] else {
+                unreadPaused.remove(id)
+                continue
+            }
+            let caughtUp = connection.outstandingResponseBytes <= configuration.maxUnreadResponseBytes / 2
+            let silent = connection.stalledSince != 0 && now - connection.stalledSince >= Self.unreadTimeoutNanos
+            guard caughtUp || silent || connection.readClosed || connection.writeClosed else { continue }
+            if silent && !caughtUp {
+                connection.ignoresResponses = true
+                log.info("a writer does not read its responses; dropping those past --max-unread",
+                         ["connection": id, "origin": "\(connection.origin)"])
+            }
+            connection.unreadPaused = false
+            unreadPaused.remove(id)
+            updateInterest(connection)
+        }
     }
 
     func flush(_ connection: Connection) {
@@ -254,6 +298,7 @@ final class EventLoop {
         connections.removeValue(forKey: connection.id)
         waiting.remove(connection.id)
         paused.remove(connection.id)
+        unreadPaused.remove(connection.id)
     }
 
     // MARK: durability

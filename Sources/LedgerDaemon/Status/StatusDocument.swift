@@ -53,6 +53,7 @@ extension EventLoop {
         conns.number("open", UInt64(connections.values.filter { !$0.isAdmin }.count))
         conns.number("total", counters.connectionsTotal)
         conns.number("paused", UInt64(paused.count))
+        conns.number("unread_paused", UInt64(unreadPaused.count))
         o.object("connections", conns)
 
         o.number("chain_count", UInt64(chains.chainCount))
