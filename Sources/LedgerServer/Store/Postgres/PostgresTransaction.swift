@@ -33,11 +33,31 @@ final class PostgresTransaction: StoreTransaction {
         return UInt64(result.int(0, 0))
     }
 
+    /// Hashes read ahead by `storedHash`: one host's, from `first` on (nil where no record is stored).
+    private var readAhead: (hostID: String, first: UInt64, hashes: [SHA256Digest?])?
+    /// Records fetched per read-ahead: a replayed batch asks for every record it repeats, in
+    /// ascending host_seq, and one round trip per record made a 1,000-record replay take 1,000.
+    static let readAheadRecords: UInt64 = 1024
+
     func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest? {
+        if let ahead = readAhead, ahead.hostID == hostID, hostSeq >= ahead.first,
+           hostSeq - ahead.first < UInt64(ahead.hashes.count) {
+            return ahead.hashes[Int(hostSeq - ahead.first)]
+        }
         guard let host = try hostKey(hostID, create: false) else { return nil }
-        let result = try db.query("SELECT hash FROM records WHERE host_key = $1 AND host_seq = $2",
-                                  PostgresParameters { $0.add(Int64(host)); $0.add(hostSeq) })
-        return result.rows == 1 ? result.digest(0, 0) : nil
+        // The host's row is locked (lastHostSeq), so what is read here cannot change before COMMIT.
+        let result = try db.query("""
+            SELECT host_seq, hash FROM records WHERE host_key = $1 AND host_seq >= $2 AND host_seq < $3
+            ORDER BY host_seq
+            """, PostgresParameters {
+                $0.add(Int64(host)); $0.add(hostSeq); $0.add(min(hostSeq, UInt64(Int64.max) - Self.readAheadRecords) + Self.readAheadRecords)
+            })
+        var hashes = [SHA256Digest?](repeating: nil, count: Int(Self.readAheadRecords))
+        for row in 0..<result.rows {
+            hashes[Int(UInt64(result.int(row, 0)) - hostSeq)] = result.digest(row, 1)
+        }
+        readAhead = (hostID, hostSeq, hashes)
+        return hashes[0]
     }
 
     func chainHead(hostID: String, agentID: String) throws -> ChainHead? {

@@ -3,10 +3,11 @@ import LedgerCore
 @testable import LedgerServer
 import Testing
 
-/// The PostgreSQL schema's migrations and the integer keys of version 2, in process against a
-/// throwaway cluster. Skipped (with the loud message from `Backend.all`) without PostgreSQL.
-@Suite("PostgreSQL schema: migrations and keys")
-struct PostgresSchemaTests {
+/// The PostgreSQL store in process against a throwaway cluster: schema migrations, the integer
+/// keys of version 2, replays read ahead. Skipped (with the loud message from `Backend.all`)
+/// without PostgreSQL.
+@Suite("PostgreSQL store: migrations, keys, replays")
+struct PostgresStoreTests {
     static func ingestRows(_ lines: [[UInt8]]) throws -> IngestRows {
         var rows = IngestRows()
         let reader = RecordReader()
@@ -147,5 +148,45 @@ struct PostgresSchemaTests {
         }
         let columns = Set((0..<leading.rows).compactMap { leading.string($0, 0) })
         #expect(columns.isSuperset(of: ["pos", "host_key", "agent_key", "session_id", "id"]))
+    }
+
+    /// Replays compare hashes read ahead in blocks (PostgresTransaction.storedHash): a replay
+    /// longer than one block, a fork in the middle of a block and a replay into a recorded gap
+    /// are each decided as record-by-record reads decided them.
+    @Test(.enabled(if: Backend.all.contains(.postgres)))
+    func replaysReadAheadDecideLikeOneReadPerRecord() throws {
+        let store = try PostgresStore(url: try PostgresCluster.shared().createDatabase(), poolSize: 1)
+        defer { store.close() }
+        let host = SimulatedHost(hostID: "replayed", key: try Ed25519PrivateKey())
+        try store.addHost(id: "replayed", publicKey: host.key.publicKey.base64)
+        let lines = host.records(1500)
+        #expect(try store.appendRelayBatch(Self.batch("replayed", lines))
+                == .stored(records: 1500, replayed: 0, incidents: []))
+        #expect(try store.appendRelayBatch(Self.batch("replayed", lines)) == .replay(records: 1500))
+        #expect(try store.appendRelayBatch(Self.batch("replayed", Array(lines[1100...]))) == .replay(records: 400))
+
+        // Same host_seq, other records from 1050 on: the fork names the first that differs.
+        let rewriter = SimulatedHost(hostID: "replayed", key: host.key)
+        let rewritten = rewriter.records(1100)
+        guard case let .fork(incident) = try store.appendRelayBatch(Self.batch("replayed", Array(lines[..<1049]) + rewritten[1049...])) else {
+            Issue.record("a rewritten record at host_seq 1050 was not refused as a fork")
+            return
+        }
+        #expect(incident.detail.hasPrefix("host_seq 1050: stored hash"))
+
+        // Records 1501-1999 lost on the host: accepted with a host_gap; then a late record from the gap is a fork.
+        let lost = host.records(499)
+        guard case .stored(records: 10, replayed: 0, incidents: let gaps) = try store.appendRelayBatch(Self.batch("replayed", host.records(10))) else {
+            Issue.record("the batch after the gap was not stored")
+            return
+        }
+        #expect(gaps.map(\.kind) == [.hostGap] + Array(repeating: .sequenceGap, count: 4))  // and each agent's chain
+        guard case let .fork(late) = try store.appendRelayBatch(Self.batch("replayed", Array(lost[99...]))) else {
+            Issue.record("a record from a recorded gap was not refused")
+            return
+        }
+        #expect(late.detail.hasPrefix("host_seq 1600 falls in a recorded gap"))
+        #expect(try store.host(id: "replayed")?.lastHostSeq == 2009)
+        #expect(try store.stats().records == 1510)
     }
 }
