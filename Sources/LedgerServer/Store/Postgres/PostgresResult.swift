@@ -11,6 +11,7 @@ enum PostgresType {
     static let bytea: UInt32 = 17
     static let int8: UInt32 = 20
     static let text: UInt32 = 25
+    static let uuid: UInt32 = 2950
 }
 
 /// Parameters of one statement, in order ($1, $2, …), all in binary format.
@@ -38,6 +39,12 @@ struct PostgresParameters {
     }
 
     mutating func add(_ digest: SHA256Digest) { add(bytes: digest.withUnsafeBytes { Array($0) }) }
+
+    /// A `uuid` in its binary form (16 bytes).
+    mutating func add(uuid: [UInt8]) {
+        types.append(PostgresType.uuid)
+        values.append(uuid)
+    }
 
     /// A typed SQL NULL (an int8 column left empty).
     mutating func addNullInt() {
@@ -104,9 +111,10 @@ struct PostgresCopy {
     private(set) var data: [UInt8]
     private(set) var rows = 0
 
-    init() {
+    init(expectedBytes: Int = 0) {
         // "PGCOPY\n\377\r\n\0" (0xFF as one byte), then 32-bit flags 0 and header extension length 0.
         data = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0, 0, 0, 0, 0]
+        data.reserveCapacity(expectedBytes)
     }
 
     mutating func beginRow(fields: Int16) {
@@ -117,6 +125,22 @@ struct PostgresCopy {
     mutating func add(_ value: Int64) {
         append32(8)
         withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) }
+    }
+
+    mutating func add(_ value: Int32) {
+        append32(4)
+        append32(value)
+    }
+
+    /// A `uuid` field from its canonical text in `bytes` (16 bytes on the wire); false when the
+    /// span is not a canonical lowercase UUID (nothing is appended then).
+    mutating func add(uuidText span: ByteSpan, of bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !span.isNull,
+              let uuid = PostgresUUID.binary(UnsafeRawBufferPointer(rebasing: bytes[Int(span.start)..<Int(span.start + span.count)]))
+        else { return false }
+        append32(16)
+        data.append(contentsOf: uuid)
+        return true
     }
 
     mutating func add(_ value: String?) {
@@ -142,4 +166,26 @@ struct PostgresCopy {
 
     private mutating func append16(_ value: Int16) { withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) } }
     private mutating func append32(_ value: Int32) { withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) } }
+}
+
+/// Record ids are canonical lowercase UUID text (FORMAT.md §2); the schema stores them as `uuid`.
+enum PostgresUUID {
+    /// The 16 bytes of a canonical lowercase UUID (`UUIDText.isCanonical`), nil for anything else,
+    /// so a lookup by a non-canonical spelling finds nothing, as on SQLite.
+    static func binary(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard UUIDText.isCanonical(text) else { return nil }
+        var out = [UInt8](repeating: 0, count: 16)
+        var nibble = 0
+        for byte in text where byte != UInt8(ascii: "-") {
+            let value = byte <= UInt8(ascii: "9") ? byte &- UInt8(ascii: "0") : byte &- UInt8(ascii: "a") &+ 10
+            out[nibble >> 1] |= nibble & 1 == 0 ? value << 4 : value
+            nibble += 1
+        }
+        return out
+    }
+
+    static func binary(_ text: String) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { binary(UnsafeRawBufferPointer($0)) }
+    }
 }

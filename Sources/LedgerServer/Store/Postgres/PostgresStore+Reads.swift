@@ -12,13 +12,20 @@ extension PostgresStore {
             parameters.add(value)
             clauses.append("\(column) = $\(parameters.values.count)")
         }
+        /// `column = (SELECT key FROM table WHERE name = value)`.
+        func add(key column: String, from table: String, name: String, _ value: String?) {
+            guard let value else { return }
+            parameters.add(value)
+            clauses.append("\(column) = (SELECT key FROM \(table) WHERE \(name) = $\(parameters.values.count))")
+        }
         func add(_ comparison: String, _ value: Int64?) {
             guard let value else { return }
             parameters.add(value)
             clauses.append("\(comparison) $\(parameters.values.count)")
         }
-        add("host_id", query.hostID)
-        add("agent_id", query.agentID)
+        // Records carry integer keys (PostgresSchema version 2); an unknown name matches nothing.
+        add(key: "host_key", from: "hosts", name: "host_id", query.hostID)
+        add(key: "agent_key", from: "agents", name: "agent_id", query.agentID)
         add("session_id", query.sessionID)
         add("action_type", query.actionType)
         add("action_status", query.actionStatus)
@@ -47,8 +54,9 @@ extension PostgresStore {
 
     public func record(id: String) throws -> [UInt8]? {
         try read { db in
+            guard let uuid = PostgresUUID.binary(id) else { return nil }
             let result = try db.query("SELECT body FROM records WHERE id = $1 ORDER BY pos LIMIT 1",
-                                      PostgresParameters { $0.add(id) })
+                                      PostgresParameters { $0.add(uuid: uuid) })
             return result.rows == 1 ? result.bytes(0, 0) : nil
         }
     }

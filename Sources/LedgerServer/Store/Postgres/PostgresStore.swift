@@ -8,6 +8,7 @@ import LedgerCore
 public final class PostgresStore: Store, @unchecked Sendable {
     public let url: String
     let pool: PostgresPool
+    let keys = PostgresKeys()
     /// Jobs per commit (always 1) and seconds per transaction, for /metrics.
     public var onCommit: ((Int, Double) -> Void)?
 
@@ -53,9 +54,10 @@ public final class PostgresStore: Store, @unchecked Sendable {
                         throw error
                     }
                     do {
-                        let tx = PostgresTransaction(db: db)
+                        let tx = PostgresTransaction(db: db, keys: keys)
                         let result = try work(tx)
                         try db.execute("COMMIT")
+                        keys.remember(tx.learned)
                         return result
                     } catch {
                         try? db.execute("ROLLBACK")
@@ -138,7 +140,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     }
 
     public func addEnrollmentToken(hash: String, expiresAtMicros: Int64) throws {
-        try perform { tx in
+        _ = try perform { tx in
             try tx.db.query("INSERT INTO enrollment_tokens(token_hash, expires_at) VALUES($1, $2)",
                             PostgresParameters { $0.add(hash); $0.add(expiresAtMicros) })
         }
@@ -165,7 +167,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     // MARK: API keys
 
     public func addAPIKey(_ key: APIKeyEntry, hash: String) throws {
-        try perform { tx in
+        _ = try perform { tx in
             try tx.db.query("INSERT INTO api_keys(id, name, scopes, key_hash, created_at) VALUES($1, $2, $3, $4, $5)",
                             PostgresParameters {
                                 $0.add(key.id); $0.add(key.name); $0.add(key.scopes.map(\.rawValue).joined(separator: ","))

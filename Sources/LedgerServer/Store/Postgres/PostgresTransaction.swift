@@ -6,27 +6,58 @@ import LedgerCore
 // RelayBatchApplier asks). A second server receiving a batch of the same host blocks
 // there until the first commits, then reads the heads the first one left, so it
 // answers "replay" or continues the chain, never forks or duplicates it. The unique
-// indexes on (host_id, host_seq) and (host_id, agent_id, sequence) make any path that
+// indexes on (host_key, host_seq) and (agent_key, host_key, sequence) make any path that
 // skipped the lock fail the whole transaction instead of storing a duplicate.
 //
-// The records of a request are written with one binary COPY.
+// The records of a request are written with one binary COPY, keyed by the integer keys of
+// their host and agents (PostgresSchema version 2), which PostgresKeys remembers.
 
 /// StoreTransaction on one pooled connection, inside an open transaction.
 final class PostgresTransaction: StoreTransaction {
     let db: PostgresConnection
+    private let keys: PostgresKeys
+    /// Keys read or created in this transaction: published to `keys` only after COMMIT, because
+    /// a row this transaction created vanishes with a rollback, and its key must not be reused.
+    private(set) var learned = PostgresKeys.Learned()
 
-    init(db: PostgresConnection) { self.db = db }
-
-    func lastHostSeq(hostID: String) throws -> UInt64? {
-        let result = try db.query("SELECT host_seq FROM hosts WHERE host_id = $1 FOR UPDATE",
-                                  PostgresParameters { $0.add(hostID) })
-        return result.rows == 1 ? UInt64(result.int(0, 0)) : nil
+    init(db: PostgresConnection, keys: PostgresKeys) {
+        self.db = db
+        self.keys = keys
     }
 
+    func lastHostSeq(hostID: String) throws -> UInt64? {
+        let result = try db.query("SELECT host_seq, key FROM hosts WHERE host_id = $1 FOR UPDATE",
+                                  PostgresParameters { $0.add(hostID) })
+        guard result.rows == 1 else { return nil }
+        learned.hosts[hostID] = Int32(truncatingIfNeeded: result.int(0, 1))
+        return UInt64(result.int(0, 0))
+    }
+
+    /// Hashes read ahead by `storedHash`: one host's, from `first` on (nil where no record is stored).
+    private var readAhead: (hostID: String, first: UInt64, hashes: [SHA256Digest?])?
+    /// Records fetched per read-ahead: a replayed batch asks for every record it repeats, in
+    /// ascending host_seq, and one round trip per record made a 1,000-record replay take 1,000.
+    static let readAheadRecords: UInt64 = 1024
+
     func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest? {
-        let result = try db.query("SELECT hash FROM records WHERE host_id = $1 AND host_seq = $2",
-                                  PostgresParameters { $0.add(hostID); $0.add(hostSeq) })
-        return result.rows == 1 ? result.digest(0, 0) : nil
+        if let ahead = readAhead, ahead.hostID == hostID, hostSeq >= ahead.first,
+           hostSeq - ahead.first < UInt64(ahead.hashes.count) {
+            return ahead.hashes[Int(hostSeq - ahead.first)]
+        }
+        guard let host = try hostKey(hostID, create: false) else { return nil }
+        // The host's row is locked (lastHostSeq), so what is read here cannot change before COMMIT.
+        let result = try db.query("""
+            SELECT host_seq, hash FROM records WHERE host_key = $1 AND host_seq >= $2 AND host_seq < $3
+            ORDER BY host_seq
+            """, PostgresParameters {
+                $0.add(Int64(host)); $0.add(hostSeq); $0.add(min(hostSeq, UInt64(Int64.max) - Self.readAheadRecords) + Self.readAheadRecords)
+            })
+        var hashes = [SHA256Digest?](repeating: nil, count: Int(Self.readAheadRecords))
+        for row in 0..<result.rows {
+            hashes[Int(UInt64(result.int(row, 0)) - hostSeq)] = result.digest(row, 1)
+        }
+        readAhead = (hostID, hostSeq, hashes)
+        return hashes[0]
     }
 
     func chainHead(hostID: String, agentID: String) throws -> ChainHead? {
@@ -38,14 +69,29 @@ final class PostgresTransaction: StoreTransaction {
 
     func insert(_ rows: IngestRows, hostID: String, range: Range<Int>) throws {
         guard !range.isEmpty else { return }
-        var copy = PostgresCopy()
-        let host = Array(hostID.utf8)
-        rows.bytes.withUnsafeBytes { bytes in
+        guard let host = try hostKey(hostID, create: true) else {
+            throw StoreError.corrupt("host \(hostID) has no key")
+        }
+        // Indexed by the batch's agent number, like RelayBatchApplier: no string hashing per record.
+        var agentKeys = [Int32?](repeating: nil, count: rows.agents.count)
+        var used = [Bool](repeating: false, count: rows.agents.count)
+        for row in rows.rows[range] { used[Int(row.agent)] = true }
+        // In one order everywhere: two transactions creating the same new agents wait for each
+        // other in that order instead of deadlocking.
+        for agent in used.indices.filter({ used[$0] }).sorted(by: { rows.agents[$0] < rows.agents[$1] }) {
+            agentKeys[agent] = try agentKey(rows.agents[agent])
+        }
+        // The lines (contiguous in `rows.bytes`) plus the other fields and their length words.
+        let first = rows.rows[range.first!].line, last = rows.rows[range.last!].line
+        var copy = PostgresCopy(expectedBytes: max(0, Int(last.start + last.count - first.start)) + 192 * range.count)
+        try rows.bytes.withUnsafeBytes { bytes in
             for row in rows.rows[range] {
                 copy.beginRow(fields: 11)
-                copy.add(span: row.id, of: bytes)
-                copy.add(bytes: host)
-                copy.add(span: rows.agentSpans[Int(row.agent)], of: bytes)
+                guard copy.add(uuidText: row.id, of: bytes) else {
+                    throw StoreError.corrupt("record id at host_seq \(row.hostSeq) of \(hostID) is not a UUID")
+                }
+                copy.add(host)
+                copy.add(agentKeys[Int(row.agent)]!)
                 copy.add(Int64(row.sequence))
                 copy.add(Int64(row.hostSeq))
                 withUnsafeBytes(of: row.hash) { copy.add(bytes: $0) }
@@ -58,9 +104,44 @@ final class PostgresTransaction: StoreTransaction {
         }
         copy.finish()
         try db.copy("""
-            COPY records(id, host_id, agent_id, sequence, host_seq, hash, session_id, action_type, action_status,
+            COPY records(id, host_key, agent_key, sequence, host_seq, hash, session_id, action_type, action_status,
                          ts, body) FROM STDIN (FORMAT binary)
             """, data: copy.data)
+    }
+
+    /// The key of `hostID`'s row; with `create`, a server host's row is created when new
+    /// (its own chains' first records: updateHost fills it in later in this transaction).
+    private func hostKey(_ hostID: String, create: Bool) throws -> Int32? {
+        if let key = learned.hosts[hostID] ?? keys.host(hostID) { return key }
+        var result = try db.query("SELECT key FROM hosts WHERE host_id = $1", PostgresParameters { $0.add(hostID) })
+        if result.rows == 0 && create {
+            // Each server seals only its own --host-id, so no other writer races for this row.
+            result = try db.query("""
+                INSERT INTO hosts(host_id, kind, created_at) VALUES($1, 'server', $2) RETURNING key
+                """, PostgresParameters { $0.add(hostID); $0.add(nowMicros()) })
+        }
+        guard result.rows == 1 else { return nil }
+        let key = Int32(truncatingIfNeeded: result.int(0, 0))
+        learned.hosts[hostID] = key
+        return key
+    }
+
+    /// The key of `agentID`, created when new. Agents are shared by every host and server: a
+    /// concurrent creator of the same agent makes ON CONFLICT wait for its commit, and then
+    /// the second SELECT (a new snapshot) sees the row.
+    private func agentKey(_ agentID: String) throws -> Int32 {
+        if let key = learned.agents[agentID] ?? keys.agent(agentID) { return key }
+        let select = "SELECT key FROM agents WHERE agent_id = $1"
+        var result = try db.query(select, PostgresParameters { $0.add(agentID) })
+        if result.rows == 0 {
+            result = try db.query("INSERT INTO agents(agent_id) VALUES($1) ON CONFLICT(agent_id) DO NOTHING RETURNING key",
+                                  PostgresParameters { $0.add(agentID) })
+            if result.rows == 0 { result = try db.query(select, PostgresParameters { $0.add(agentID) }) }
+        }
+        guard result.rows == 1 else { throw StoreError.corrupt("agent \(agentID) has no key") }
+        let key = Int32(truncatingIfNeeded: result.int(0, 0))
+        learned.agents[agentID] = key
+        return key
     }
 
     func updateChain(hostID: String, agentID: String, head: ChainHead, firstSequence: UInt64, addedRecords: Int,
