@@ -26,7 +26,7 @@ struct PendingBatch {
 ///
 /// Behind (more durable records already waiting when a batch reaches `maxRecords`), a
 /// batch keeps growing up to `backlogMaxRecords`, still within `maxBytes`: the server
-/// commits one batch per request and the relay keeps one request in flight, so the
+/// commits one batch per request and only a few requests are in flight, so the
 /// per-batch costs (round trip, transaction, fsync) are paid once per larger batch. Live
 /// flow, which waits for records, is cut at `maxRecords` or the linger as before.
 final class Batcher {
