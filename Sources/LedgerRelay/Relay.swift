@@ -2,8 +2,10 @@
 //
 //   JournalWatcher (inotify) ─▶ Producer thread: JournalReader → Batcher ─┬─▶ SealPool threads: BatchSealer
 //                                   │ BatchQueue of SealTickets, in order     │   (zlib, SHA-256, Ed25519)
-//                               Uploader thread: waits for the next ticket ◀─┘ one batch in flight → 2xx
-//                                   │
+//                               Uploader thread: waits for the next ticket ◀─┘
+//                                   │ DeliveryWindow (--in-flight batches, host_seq order)
+//                               sender threads, one keep-alive connection each → 2xx
+//                                   │ contiguous prefix of 2xx answers
 //                               CursorWriter thread: write, fsync, rename (ledgerd reads it)
 //
 // Invariants enforced here (ARCHITECTURE.md 2, 3, 4): only durable records are
@@ -112,10 +114,12 @@ public final class Relay: @unchecked Sendable {
                                      + "no spaces)")
         }
         board.update { $0.hostID = hostID }
-        let client = try HTTPClient(connectTimeoutMillis: c.connectTimeoutMillis,
-                                    requestTimeoutMillis: c.requestTimeoutMillis, caFile: c.caFile)
+        let clients = try (0..<c.inFlight).map { _ in
+            try HTTPClient(connectTimeoutMillis: c.connectTimeoutMillis,
+                           requestTimeoutMillis: c.requestTimeoutMillis, caFile: c.caFile)
+        }
         try Enrollment.enrollIfNeeded(token: c.enrollToken, key: key, hostID: hostID, configuration: c,
-                                      client: client, board: board, log: log, shouldStop: { isStopping })
+                                      client: clients[0], board: board, log: log, shouldStop: { isStopping })
         if isStopping { return }
 
         let durable = (try? DurableCheckpoint.read(journalDirectory: paths.journal)) ?? nil
@@ -128,7 +132,7 @@ public final class Relay: @unchecked Sendable {
                                 "durable_host_seq": durable ?? 0, "batch_records": c.batchRecords,
                                 "backlog_batch_records": c.backlogBatchRecords, "batch_bytes": c.batchBytes,
                                 "linger_ms": c.lingerMillis, "compression_level": c.compressionLevel,
-                                "seal_threads": c.sealThreads])
+                                "seal_threads": c.sealThreads, "in_flight": c.inFlight])
 
         let queue = BatchQueue(capacity: c.preparedBatches)
         let cursor = CursorWriter(path: c.cursorPath, hostID: hostID, initial: acked, log: log)
@@ -140,7 +144,7 @@ public final class Relay: @unchecked Sendable {
         }, log: log)
         let producer = Producer(batcher: batcher, pool: pool, watcher: watcher, queue: queue, board: board,
                                 lingerMillis: c.lingerMillis, log: log)
-        let uploader = Uploader(client: client, configuration: c, hostID: hostID, queue: queue, cursor: cursor,
+        let uploader = Uploader(clients: clients, configuration: c, hostID: hostID, queue: queue, cursor: cursor,
                                 board: board, log: log)
         condition.lock()
         self.producer = producer

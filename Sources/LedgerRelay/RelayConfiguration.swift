@@ -31,8 +31,12 @@ public struct RelayConfiguration: Sendable {
     public var compressionLevel: Int32 = 5
     /// Threads compressing and signing batches (zlib is most of the relay's CPU).
     public var sealThreads: Int = 2
-    /// Sealed batches waiting behind the one in flight (compression runs ahead of the network).
+    /// Sealed batches waiting behind those in flight (compression runs ahead of the network).
     public var preparedBatches: Int = 4
+    /// Batches in flight at once, one keep-alive connection each. The server applies them in
+    /// host_seq order (each declares its predecessor), so its verification of the next batches
+    /// overlaps the commit of the first; 4 keeps a 2-core server busy (docs/RELAY.md).
+    public var inFlight: Int = 4
     /// How often progress is logged while behind, and the status file refreshed.
     public var progressIntervalMillis: Int = 5_000
 
@@ -92,7 +96,9 @@ public struct RelayConfiguration: Sendable {
             ConfigOption("seal-threads", env: "LEDGER_SEAL_THREADS", kind: .int, default: "2",
                          help: "threads compressing and signing batches"),
             ConfigOption("prepared-batches", env: "LEDGER_PREPARED_BATCHES", kind: .int, default: "4",
-                         help: "compressed, signed batches kept ready behind the one in flight"),
+                         help: "compressed, signed batches kept ready behind those in flight"),
+            ConfigOption("in-flight", env: "LEDGER_IN_FLIGHT", kind: .int, default: "4",
+                         help: "batches in flight at once, one keep-alive connection each (1 to 16)"),
             ConfigOption("progress-interval", env: "LEDGER_PROGRESS_INTERVAL", kind: .duration, default: "5s",
                          help: "how often backlog progress is logged and the status file refreshed"),
         ],
@@ -119,6 +125,7 @@ public struct RelayConfiguration: Sendable {
         compressionLevel = Int32(c.int("compression-level") ?? Int(compressionLevel))
         preparedBatches = c.int("prepared-batches") ?? preparedBatches
         sealThreads = c.int("seal-threads") ?? sealThreads
+        inFlight = c.int("in-flight") ?? inFlight
         progressIntervalMillis = Self.millis(c.duration("progress-interval")) ?? progressIntervalMillis
         try validate()
     }
@@ -143,6 +150,7 @@ public struct RelayConfiguration: Sendable {
         guard preparedBatches >= 1, preparedBatches <= 64 else {
             throw RelayError.configuration("--prepared-batches must be 1 to 64")
         }
+        guard (1...16).contains(inFlight) else { throw RelayError.configuration("--in-flight must be 1 to 16") }
         guard backoffInitialMillis >= 1, backoffMaxMillis >= backoffInitialMillis else {
             throw RelayError.configuration("--backoff-initial must be at least 1ms and at most --backoff-max")
         }

@@ -99,6 +99,8 @@ func drain(_ batcher: Batcher) throws -> [PendingBatch] {
         #expect(batches.first?.firstHostSeq == 1001)
         #expect(batches.last?.lastHostSeq == 1234)
         #expect(batches.reduce(0) { $0 + $1.count } == 234)
+        // Each declares the range before it: the cursor for the first, then the previous batch.
+        #expect(batches.map(\.predecessorHostSeq) == [1000] + batches.dropLast().map(\.lastHostSeq))
     }
 
     @Test func sealedBatchVerifiesWithTheHostKeyAndDecompressesToTheBody() throws {
@@ -110,8 +112,14 @@ func drain(_ batcher: Batcher) throws -> [PendingBatch] {
         let body = try Zlib.decompress(sealed.compressed, maxOutputBytes: 1 << 20)
         #expect(body == batch.body)
         #expect(sealed.bodySHA256 == SHA256Hasher().hash(body).hex)
-        let message = RelayBatch.signingMessage(hostID: "unit-host", batchSeq: 1, bodySHA256: SHA256Hasher().hash(body))
+        // The v2 message: the declared predecessor (0, nothing before host_seq 1) is signed too.
+        #expect(sealed.predecessorHostSeq == 0)
+        let message = RelayBatch.signingMessage(hostID: "unit-host", batchSeq: 1, predecessorHostSeq: 0,
+                                                bodySHA256: SHA256Hasher().hash(body))
         let signature = try Base64.decode(sealed.signature, byteCount: 64, what: "signature")
         #expect(key.publicKey.isValidSignature(signature, for: message))
+        let withoutPredecessor = RelayBatch.signingMessage(hostID: "unit-host", batchSeq: 1,
+                                                           bodySHA256: SHA256Hasher().hash(body))
+        #expect(!key.publicKey.isValidSignature(signature, for: withoutPredecessor))
     }
 }

@@ -60,7 +60,11 @@ struct RelayEndToEndTests {
         #expect(stack.relay?.log.contains("forwarding backlog") == true || stack.relay?.log.contains("takes batches again") == true)
     }
 
-    @Test func relayKilledWithSigkillAtRandomMomentsLeavesTheServerWithExactlyTheHostsRecords() throws {
+    /// One batch in flight, and four on small batches (so that several are in flight at every
+    /// kill and some are stored while an older one is still unanswered).
+    @Test(arguments: [["--in-flight", "1"],
+                      ["--in-flight", "4", "--batch-records", "40", "--backlog-batch-records", "40"]])
+    func relayKilledWithSigkillAtRandomMomentsLeavesTheServerWithExactlyTheHostsRecords(relayFlags: [String]) throws {
         let stack = try TestStack("kill9")
         try stack.startServer()
         try stack.startDaemon()
@@ -83,7 +87,7 @@ struct RelayEndToEndTests {
         }
         writer.start()
         for _ in 0..<20 {
-            try stack.startRelay()
+            try stack.startRelay(relayFlags)
             usleep(UInt32.random(in: 150_000...600_000, using: &generator))
             stack.relay?.killHard()
         }
@@ -91,7 +95,7 @@ struct RelayEndToEndTests {
         #expect(writerError == nil)
         sent = writerSent
         #expect(sent == 6000)
-        try stack.startRelay()
+        try stack.startRelay(relayFlags)
         try stack.waitForServer(records: sent)
         _ = try stack.verifyServer(expected: sent)
         #expect(stack.cursor <= UInt64(sent))

@@ -126,6 +126,7 @@ final class ServerProcess {
     struct Response {
         var status: Int
         var body: [UInt8]
+        var headers: [String: String] = [:]
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
         var array: [[String: Any]] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [[String: Any]] ?? [] }
         var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
@@ -158,7 +159,11 @@ final class ServerProcess {
         let box = ResultBox()
         URLSession.shared.dataTask(with: request) { data, response, error in
             if let http = response as? HTTPURLResponse {
-                box.result = .success(Response(status: http.statusCode, body: Array(data ?? Data())))
+                var headers: [String: String] = [:]
+                for (name, value) in http.allHeaderFields {
+                    if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+                }
+                box.result = .success(Response(status: http.statusCode, body: Array(data ?? Data()), headers: headers))
             } else {
                 box.result = .failure(error ?? TestFailure("no response"))
             }

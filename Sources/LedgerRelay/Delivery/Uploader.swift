@@ -1,48 +1,59 @@
-// INVARIANT (ARCHITECTURE.md 3 and 4): one batch is in flight at a time and the
-// next is sent only after the server acknowledged this one, so the server sees
-// the host's stream in host_seq order; the cursor moves only on a 2xx, to the
-// last host_seq of the acknowledged batch. A batch is never skipped: it is sent
-// again, unchanged, until the server takes it or the relay is told to stop.
+// INVARIANT (ARCHITECTURE.md 3 and 4): batches enter the DeliveryWindow in host_seq
+// order; up to --in-flight of them are sent at once, each declaring its predecessor so
+// the server applies them in order; the cursor moves only over a contiguous prefix of
+// 2xx answers, to the last host_seq of the newest batch in it. A batch is never skipped:
+// it is sent again, unchanged, until the server takes it or the relay is told to stop.
 
 import Foundation
 import LedgerCore
 import LedgerPosix
 
-/// Sends sealed batches in order and advances the cursor on each 2xx.
+/// Feeds sealed batches into the delivery window in order and runs one sender thread per
+/// connection; advances the cursor as the window releases acknowledged batches.
 final class Uploader: @unchecked Sendable {
-    // @unchecked: `resumed`, `stopping` and `waitingOn` are only touched under `condition`;
-    // everything else is used by the uploader thread alone.
-    private let client: HTTPClient
+    // @unchecked: `stopping` and `waitingOn` are only touched under `condition`; the window,
+    // cursor and board are thread-safe; each sender thread owns its HTTPClient.
+    private let clients: [HTTPClient]
     private let url: String
     private let hostID: String
     private let queue: BatchQueue
+    private let window: DeliveryWindow
     private let cursor: CursorWriter
     private let board: StatusBoard
     private let log: Logger
-    private var backoff: Backoff
     private let condition = NSCondition()
-    private var resumed = false
     private var stopping = false
-    /// The ticket whose sealing the uploader waits for, so `stop()` can cut the wait short.
+    /// The ticket whose sealing the feeder waits for, so `stop()` can cut the wait short.
     private var waitingOn: SealTicket?
 
-    init(client: HTTPClient, configuration: RelayConfiguration, hostID: String, queue: BatchQueue,
+    /// `clients`: one per batch in flight (the window's capacity), each its own connection.
+    init(clients: [HTTPClient], configuration: RelayConfiguration, hostID: String, queue: BatchQueue,
          cursor: CursorWriter, board: StatusBoard, log: Logger) {
-        self.client = client
+        precondition(!clients.isEmpty)
+        self.clients = clients
         self.url = configuration.baseURL + BatchMessage.batchPath
         self.hostID = hostID
         self.queue = queue
         self.cursor = cursor
         self.board = board
         self.log = log
-        backoff = Backoff(initialMillis: configuration.backoffInitialMillis, capMillis: configuration.backoffMaxMillis)
+        window = DeliveryWindow(capacity: clients.count,
+                                backoff: Backoff(initialMillis: configuration.backoffInitialMillis,
+                                                 capMillis: configuration.backoffMaxMillis))
     }
 
-    /// Runs until `stop()` (or the queue closes).
+    /// Runs until `stop()` (or the queue closes). The senders may still be finishing a request
+    /// when it returns; their answers no longer matter (the batches are resent on the next start).
     func run() {
-        while let ticket = queue.pop() {
-            guard let batch = sealed(ticket), deliver(batch) else { return }
+        for (index, client) in clients.enumerated() {
+            let thread = Thread { [self] in send(with: client) }
+            thread.name = "relay-send-\(index)"
+            thread.start()
         }
+        while let ticket = queue.pop() {
+            guard let batch = sealed(ticket), window.append(batch) else { break }
+        }
+        window.stop()
     }
 
     /// Waits for the seal pool to finish `ticket`; nil when the relay is stopping.
@@ -61,109 +72,93 @@ final class Uploader: @unchecked Sendable {
         return batch
     }
 
-    /// Wakes a backoff sleep or a stopped relay and makes `run` return.
+    /// Wakes every wait (sealing, room in the window, backoff, a halt) and makes `run` return.
     func stop() {
         condition.lock()
         stopping = true
         let ticket = waitingOn
-        condition.broadcast()
         condition.unlock()
         ticket?.cancel()
+        window.stop()
     }
 
     /// SIGHUP: a stopped relay tries the refused batch again (after the operator fixed the cause).
     func resume() {
-        condition.lock()
-        resumed = true
-        condition.broadcast()
-        condition.unlock()
+        if window.resume() { log.info("resuming after SIGHUP", ["acked_host_seq": cursor.durableValue]) }
     }
 
-    /// Sends `batch` until the server takes it; false when the relay is stopping.
-    private func deliver(_ batch: SealedBatch) -> Bool {
-        let headers = [
-            "Content-Type: \(RelayBatch.contentType)",
-            "Content-Encoding: \(RelayBatch.contentEncoding)",
-            "\(RelayBatch.hostHeader): \(hostID)",
-            "\(RelayBatch.batchSeqHeader): \(batch.firstHostSeq)",
-            "\(RelayBatch.bodySHA256Header): \(batch.bodySHA256)",
-            "\(RelayBatch.signatureHeader): \(batch.signature)",
-        ]
-        while !isStopping {
+    /// One sender thread: takes the next batch the window allows, posts it, reports the answer.
+    private func send(with client: HTTPClient) {
+        while let send = window.next() {
+            let batch = send.batch
+            let headers = [
+                "Content-Type: \(RelayBatch.contentType)",
+                "Content-Encoding: \(RelayBatch.contentEncoding)",
+                "\(RelayBatch.hostHeader): \(hostID)",
+                "\(RelayBatch.batchSeqHeader): \(batch.firstHostSeq)",
+                "\(RelayBatch.predecessorHeader): \(batch.predecessorHostSeq)",
+                "\(RelayBatch.bodySHA256Header): \(batch.bodySHA256)",
+                "\(RelayBatch.signatureHeader): \(batch.signature)",
+            ]
             let outcome = batch.compressed.withUnsafeBytes { client.post(url: url, headers: headers, body: $0) }
-            switch ServerVerdict.classify(outcome, lastHostSeq: batch.lastHostSeq) {
-            case let .delivered(replay):
-                cursor.acknowledge(batch.lastHostSeq)
-                let wasFailing = backoff.failures > 0
-                backoff.reset()
-                board.update(important: wasFailing) {
+            let verdict = ServerVerdict.classify(outcome, lastHostSeq: batch.lastHostSeq)
+            settle(window.finish(send, verdict), verdict, batch)
+        }
+    }
+
+    private func settle(_ settlement: DeliveryWindow.Settlement, _ verdict: ServerVerdict, _ batch: SealedBatch) {
+        switch settlement {
+        case let .released(batches, replays, recovered, healthy):
+            guard let last = batches.last else { return }
+            // The window releases prefixes in order; the cursor keeps the highest value anyway.
+            cursor.acknowledge(last.lastHostSeq)
+            board.update(important: recovered) {
+                if healthy {
                     $0.state = .forwarding
                     $0.reason = nil
-                    $0.ackedHostSeq = batch.lastHostSeq
-                    $0.batchesSent += 1
-                    $0.recordsSent += UInt64(batch.count)
-                    $0.bytesUncompressed += UInt64(batch.bodyBytes)
-                    $0.bytesOnWire += UInt64(batch.compressed.count)
-                    if replay { $0.replayedBatches += 1 }
-                    $0.lastSuccessAtMicros = SystemClock.nowMicroseconds()
                 }
-                if wasFailing { log.info("the server takes batches again", ["batch_seq": batch.firstHostSeq]) }
-                if replay {
-                    log.info("the server already held this batch (a resend after a restart or a lost answer)", [
-                        "batch_seq": batch.firstHostSeq, "last_host_seq": batch.lastHostSeq])
+                $0.ackedHostSeq = max($0.ackedHostSeq, last.lastHostSeq)
+                $0.batchesSent += UInt64(batches.count)
+                for released in batches {
+                    $0.recordsSent += UInt64(released.count)
+                    $0.bytesUncompressed += UInt64(released.bodyBytes)
+                    $0.bytesOnWire += UInt64(released.compressed.count)
                 }
-                return true
-            case let .retry(message):
-                fail(.backingOff, message, batch)
-            case let .rejected(message):
-                fail(.rejected, message, batch)
-            case let .stop(status, code, message):
-                let reason = "\(status) \(code): \(message)"
-                board.failure(.stopped, reason)
-                log.error("forwarding stopped: the server refused the relay; the journal and cursor are kept. "
-                          + "Fix the cause, then restart ledger-relay or send it SIGHUP", [
-                            "status": status, "code": code, "message": message, "batch_seq": batch.firstHostSeq,
-                            "acked_host_seq": cursor.durableValue])
-                guard waitForResume() else { return false }
-                log.info("resuming after SIGHUP", ["batch_seq": batch.firstHostSeq])
-                backoff.reset()
+                $0.replayedBatches += UInt64(replays)
+                $0.lastSuccessAtMicros = SystemClock.nowMicroseconds()
             }
-        }
-        return false
-    }
-
-    /// Logs the failure (every one at first, then every tenth), then sleeps the backoff delay.
-    private func fail(_ state: RelayState, _ message: String, _ batch: SealedBatch) {
-        let delay = backoff.nextDelayMillis()
-        board.failure(state, message)
-        let failures = backoff.failures
-        if failures <= 3 || failures % 10 == 0 {
-            let fields: KeyValuePairs<String, Any> = [
-                "error": message, "batch_seq": batch.firstHostSeq, "attempt": failures, "retry_in_ms": delay]
-            if state == .rejected {
-                log.error("the server rejected a batch; retrying (nothing is skipped)", fields)
-            } else {
-                log.warn("batch not delivered; retrying", fields)
+            if recovered { log.info("the server takes batches again", ["batch_seq": batches[0].firstHostSeq]) }
+            if replays > 0 {
+                log.info("the server already held this batch (a resend after a restart or a lost answer)", [
+                    "batch_seq": batches[0].firstHostSeq, "last_host_seq": last.lastHostSeq, "batches": replays])
             }
+        case let .newRound(delay, failures):
+            let (state, message): (RelayState, String) = switch verdict {
+            case let .rejected(message): (.rejected, message)
+            case let .retry(message): (.backingOff, message)
+            default: (.backingOff, "\(verdict)")
+            }
+            board.failure(state, message)
+            // Every failure at first, then every tenth.
+            if failures <= 3 || failures % 10 == 0 {
+                let fields: KeyValuePairs<String, Any> = [
+                    "error": message, "batch_seq": batch.firstHostSeq, "attempt": failures, "retry_in_ms": delay]
+                if state == .rejected {
+                    log.error("the server rejected a batch; retrying it and its successors in order "
+                              + "(nothing is skipped)", fields)
+                } else {
+                    log.warn("batch not delivered; retrying it and its successors in order", fields)
+                }
+            }
+        case .absorbed:
+            break
+        case let .halted(first):
+            guard first, case let .stop(status, code, message) = verdict else { return }
+            board.failure(.stopped, "\(status) \(code): \(message)")
+            log.error("forwarding stopped: the server refused the relay; the journal and cursor are kept. "
+                      + "Fix the cause, then restart ledger-relay or send it SIGHUP", [
+                        "status": status, "code": code, "message": message, "batch_seq": batch.firstHostSeq,
+                        "acked_host_seq": cursor.durableValue])
         }
-        condition.lock()
-        let until = Date(timeIntervalSinceNow: Double(delay) / 1000)
-        while !stopping && Date() < until { _ = condition.wait(until: until) }
-        condition.unlock()
-    }
-
-    private var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
-
-    /// Waits for SIGHUP (true) or shutdown (false).
-    private func waitForResume() -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        resumed = false
-        while !resumed && !stopping { condition.wait() }
-        return !stopping
     }
 }

@@ -5,6 +5,9 @@ import LedgerCore
 struct SealedBatch: Sendable {
     var firstHostSeq: UInt64
     var lastHostSeq: UInt64
+    /// Declared in X-Ledger-Predecessor and signed (docs/FORMAT.md §5): the server applies the
+    /// batch only after it holds this host_seq, so batches in flight together stay in order.
+    var predecessorHostSeq: UInt64
     var count: Int
     /// Uncompressed body size, for the compression ratio.
     var bodyBytes: Int
@@ -12,7 +15,7 @@ struct SealedBatch: Sendable {
     var compressed: [UInt8]
     /// Lowercase hex SHA-256 of the uncompressed body (X-Ledger-Body-SHA256).
     var bodySHA256: String
-    /// Standard base64 Ed25519 signature of the batch message (X-Ledger-Signature).
+    /// Standard base64 Ed25519 signature of the v2 batch message (X-Ledger-Signature).
     var signature: String
 }
 
@@ -32,9 +35,11 @@ final class BatchSealer {
     func seal(_ batch: PendingBatch) throws -> SealedBatch {
         let digest = batch.body.withUnsafeBytes { hasher.hash($0) }
         let compressed = try Zlib.compress(batch.body, level: level)
-        let message = RelayBatch.signingMessage(hostID: hostID, batchSeq: batch.firstHostSeq, bodySHA256: digest)
+        let message = RelayBatch.signingMessage(hostID: hostID, batchSeq: batch.firstHostSeq,
+                                                predecessorHostSeq: batch.predecessorHostSeq, bodySHA256: digest)
         let signature = try key.signature(for: message)
-        return SealedBatch(firstHostSeq: batch.firstHostSeq, lastHostSeq: batch.lastHostSeq, count: batch.count,
+        return SealedBatch(firstHostSeq: batch.firstHostSeq, lastHostSeq: batch.lastHostSeq,
+                           predecessorHostSeq: batch.predecessorHostSeq, count: batch.count,
                            bodyBytes: batch.body.count, compressed: compressed, bodySHA256: digest.hex,
                            signature: Base64.encode(signature))
     }

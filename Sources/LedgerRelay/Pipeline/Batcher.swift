@@ -10,6 +10,10 @@ import LedgerPosix
 struct PendingBatch {
     var firstHostSeq: UInt64
     var lastHostSeq: UInt64
+    /// The last host_seq of the batch cut before this one (or the cursor's position for the
+    /// first): what the batch declares as its predecessor. Below `firstHostSeq` − 1 only
+    /// across a journal gap, which the server then records.
+    var predecessorHostSeq: UInt64 = 0
     var count: Int
     /// `record "\n" record "\n" …`: canonical record lines, exactly as the journal holds them.
     var body: [UInt8]
@@ -22,7 +26,7 @@ struct PendingBatch {
 ///
 /// Behind (more durable records already waiting when a batch reaches `maxRecords`), a
 /// batch keeps growing up to `backlogMaxRecords`, still within `maxBytes`: the server
-/// commits one batch per request and the relay keeps one request in flight, so the
+/// commits one batch per request and only a few requests are in flight, so the
 /// per-batch costs (round trip, transaction, fsync) are paid once per larger batch. Live
 /// flow, which waits for records, is cut at `maxRecords` or the linger as before.
 final class Batcher {
@@ -37,11 +41,14 @@ final class Batcher {
     /// A record already read that starts the next batch (it did not fit, or follows a gap).
     private var carry: (hostSeq: UInt64, bytes: [UInt8])?
     private var currentIsFull = false
+    /// The last host_seq of the batch handed out last (the start position before the first).
+    private var lastCut: UInt64
 
     init(reader: JournalReader, after position: UInt64, maxRecords: Int, backlogMaxRecords: Int? = nil,
          maxBytes: Int, log: Logger) {
         self.reader = reader
         self.readPosition = position
+        self.lastCut = position
         self.maxRecords = maxRecords
         self.backlogMaxRecords = max(maxRecords, backlogMaxRecords ?? maxRecords)
         self.maxBytes = maxBytes
@@ -109,6 +116,9 @@ final class Batcher {
             current = nil
             currentIsFull = false
         }
+        guard current != nil else { return nil }
+        current!.predecessorHostSeq = lastCut
+        lastCut = current!.lastHostSeq
         return current
     }
 

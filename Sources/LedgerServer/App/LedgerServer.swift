@@ -14,6 +14,8 @@ public final class LedgerServer: @unchecked Sendable {
         public var database = ""
         /// Connections per server to PostgreSQL.
         public var databasePool = 8
+        /// How long a relay batch may wait for its declared predecessor to be stored (HostOrderGate).
+        public var orderWaitMillis = 10_000
         public init() {}
     }
 
@@ -41,7 +43,8 @@ public final class LedgerServer: @unchecked Sendable {
         router = Router(store: store, noAuth: settings.noAuth, metrics: metrics, log: log)
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
         Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
-                       maxBatchBytes: settings.maxBatchBytes)
+                       maxBatchBytes: settings.maxBatchBytes,
+                       orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis))
     }
 
     /// Starts listening; returns the bound port.
@@ -103,11 +106,12 @@ public enum ServerError: Error, CustomStringConvertible {
 
 enum Routes {
     static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics,
-                        maxBatchBytes: Int) {
+                        maxBatchBytes: Int, orderGate: HostOrderGate) {
         router.add("GET", "/healthz", .open, HealthResponder(store: store))
         router.add("GET", "/metrics", .scope(.admin), MetricsResponder(metrics: metrics))
         router.add("POST", "/v1/relay/batches", .routeAuthenticated,
-                   RelayBatchResponder(store: store, metrics: metrics, maxBatchBytes: maxBatchBytes))
+                   RelayBatchResponder(store: store, metrics: metrics, maxBatchBytes: maxBatchBytes,
+                                       orderGate: orderGate))
         router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store))
         router.add("POST", "/v1/events", .scope(.writeEvents), DirectEventResponder(ingestor: ingestor, metrics: metrics))
         router.add("POST", "/v1/batch", .scope(.writeEvents), DirectBatchResponder(ingestor: ingestor, metrics: metrics))

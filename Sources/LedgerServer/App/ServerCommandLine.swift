@@ -36,6 +36,8 @@ public enum ServerCommandLine {
                          help: "largest request body accepted (413 beyond, unread)"),
             ConfigOption("max-batch-bytes", env: "LEDGER_MAX_BATCH_BYTES", kind: .byteSize, default: "64MiB",
                          help: "largest decompressed relay batch (413 beyond)"),
+            ConfigOption("order-wait", env: "LEDGER_ORDER_WAIT", kind: .duration, default: "10s",
+                         help: "how long a relay batch waits for its predecessor to be stored (503 beyond)"),
             ConfigOption("config", env: "LEDGER_SERVER_CONFIG", default: "/etc/ledger/server.conf", valueName: "FILE",
                          help: "KEY=value file of LEDGER_* settings"),
             ConfigOption("name", help: "keys create: the key's name (agent_id for Trenchcoat ingest)"),
@@ -86,6 +88,10 @@ public enum ServerCommandLine {
         settings.noAuth = config.flag("no-auth")
         settings.database = config.string("database") ?? ""
         settings.databasePool = max(1, config.int("database-pool") ?? 8)
+        if let wait = config.duration("order-wait") {
+            let (seconds, attoseconds) = wait.components
+            settings.orderWaitMillis = Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+        }
         return settings
     }
 

@@ -6,14 +6,20 @@ public protocol HTTPResponseError: Error {
     var message: String { get }
     /// Extra members of the `error` object (`field`, `details`, `required_scope`).
     var extra: [(String, JSONValue)] { get }
+    /// Extra response headers (`Retry-After` on a 503 the client should repeat).
+    var headers: [(String, String)] { get }
 }
 
 extension HTTPResponseError {
     public var extra: [(String, JSONValue)] { [] }
+    public var headers: [(String, String)] { [] }
 
     /// `{"error":{"code":…,"message":…,…}}`
     public var response: HTTPResponse {
-        .json(status, .object([("error", .object([("code", .string(code)), ("message", .string(message))] + extra))]))
+        var response = HTTPResponse.json(
+            status, .object([("error", .object([("code", .string(code)), ("message", .string(message))] + extra))]))
+        response.headers += headers
+        return response
     }
 }
 

@@ -9,12 +9,16 @@ import LedgerCore
 //   400 body does not decompress, body hash header mismatch, a record malformed / not canonical /
 //       hash mismatch / of another host / host_seq not contiguous from X-Ledger-Batch-Seq
 //   413 compressed body over --max-body (before reading) or decompressed over --max-batch-bytes
+//   then, for a batch declaring its predecessor, the HostOrderGate (RelayBatches+Ordering.swift):
+//   503 + Retry-After when the predecessor is not stored in time or failed
 //   then one store transaction (RelayBatchApplier): 200 stored | 200 replay | 409 fork (+ incident)
+//   | 503 predecessor pending
 
 struct RelayBatchResponder: Responder {
     let store: Store
     let metrics: ServerMetrics
     let maxBatchBytes: Int
+    let orderGate: HostOrderGate
 
     struct Refusal: HTTPResponseError {
         var status: Int
@@ -59,7 +63,8 @@ struct RelayBatchResponder: Responder {
         if let claimed = request.header(RelayBatch.bodySHA256Header), claimed.lowercased() != digest.hex {
             throw Refusal(status: 400, code: "BODY_HASH_MISMATCH", message: "X-Ledger-Body-SHA256 does not match the body")
         }
-        let message = RelayBatch.signingMessage(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest)
+        let predecessor = try declaredPredecessor(request, batchSeq: batchSeq)
+        let message = Self.signedMessage(hostID: hostID, batchSeq: batchSeq, predecessor: predecessor, digest)
         guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
             throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
         }
@@ -77,9 +82,9 @@ struct RelayBatchResponder: Responder {
         }
         if let checked { throw Refusal(status: 400, code: "BAD_BATCH", message: checked.description) }
         let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, rows: rows,
-                                       receivedAtMicros: context.receivedAtMicros)
+                                       receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor)
         let records = rows.rows
-        switch try store.appendRelayBatch(batch) {
+        switch try appendInOrder(batch, storedHint: host.lastHostSeq) {
         case let .stored(stored, replayed, incidents):
             metrics.batch("stored", records: stored)
             for incident in incidents { metrics.incident(incident.kind.rawValue) }
@@ -105,6 +110,8 @@ struct RelayBatchResponder: Responder {
                 ("code", .string("FORK")), ("message", .string(incident.detail)),
                 ("incident", incidentJSON(incident)),
             ]))]))
+        case let .predecessorPending(stored):
+            throw predecessorPending(batch, storedHostSeq: stored)
         }
     }
 }

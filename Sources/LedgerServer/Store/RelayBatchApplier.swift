@@ -10,6 +10,8 @@ import LedgerCore
 //   batch [first … last], stored host_seq H
 //   - first … min(last, H): must equal what is stored (hash by hash), else fork
 //   - last ≤ H: replay, nothing written
+//   - declared predecessor p > H: pending, nothing written (p is still on its way: a relay
+//     with several batches in flight; never a gap, see docs/FORMAT.md §5)
 //   - next new host_seq > H + 1: host_gap incident, accepted
 //   - per chain, head (s, h): sequence s+1 with prev_hash h continues;
 //     sequence ≤ s, or s+1 with another prev_hash: fork (nothing stored);
@@ -27,6 +29,12 @@ enum RelayBatchApplier {
         }
         guard let stored = try tx.lastHostSeq(hostID: host) else {
             throw StoreError.corrupt("host \(host) vanished during a batch")
+        }
+        // Read under the transaction's host lock (PostgreSQL: FOR UPDATE; SQLite: the one
+        // writer), so a predecessor committing on another server is seen or waited for, and a
+        // batch that outran it is never taken for records lost on the host.
+        if let promised = batch.predecessorHostSeq, promised > stored {
+            return .predecessorPending(storedHostSeq: stored)
         }
         let rows = batch.rows.rows
         var replayed = 0

@@ -84,6 +84,11 @@ public struct VerifiedRelayBatch: Sendable {
     /// Records in host_seq order, contiguous from `batchSeq`.
     public var rows: IngestRows
     public var receivedAtMicros: Int64
+    /// The host_seq the relay declared it sent right before this batch (X-Ledger-Predecessor,
+    /// signed); nil for a batch without the declaration. With it, a batch that starts past the
+    /// stored host_seq while the store does not yet hold this host_seq is still in flight
+    /// behind its predecessor, not a gap (`RelayBatchOutcome.predecessorPending`).
+    public var predecessorHostSeq: UInt64? = nil
 }
 
 public enum RelayBatchOutcome: Sendable, Equatable {
@@ -93,6 +98,9 @@ public enum RelayBatchOutcome: Sendable, Equatable {
     case replay(records: Int)
     /// The batch contradicts what is stored; nothing of it was stored, the incident was.
     case fork(Incident)
+    /// The batch declared a predecessor the store does not hold yet (`storedHostSeq` is what it
+    /// holds): nothing written, no incident; answered 503 so the relay sends it again.
+    case predecessorPending(storedHostSeq: UInt64)
 }
 
 /// What kind of integrity event was recorded.
