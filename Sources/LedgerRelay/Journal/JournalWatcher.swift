@@ -51,7 +51,7 @@ final class JournalWatcher {
         if !watching { rewatch() }
         let nanos = min(timeoutNanos ?? Self.fallbackNanos, Self.fallbackNanos)
         try epoll.wait(timeout: .nanoseconds(Int64(nanos))) { event in
-            if event.token == Self.wakeToken { try? waker.drain() } else { drainEvents() }
+            if event.token == Self.wakeToken { _ = try? waker.drain() } else { drainEvents() }
         }
     }
 

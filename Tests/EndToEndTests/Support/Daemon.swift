@@ -16,7 +16,7 @@ final class DaemonProcess {
         process.executableURL = URL(fileURLWithPath: Paths.binary("ledgerd"))
         process.arguments = ["--socket", directory.file("ledger.sock"), "--data-dir", directory.file("data"),
                              "--host-id", hostID, "--standalone", "--config", "/dev/null"] + extraArguments
-        FileManager.default.createFile(atPath: directory.file("ledgerd.log"), contents: nil)
+        _ = FileManager.default.createFile(atPath: directory.file("ledgerd.log"), contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("ledgerd.log")))
         process.standardOutput = log
         process.standardError = log

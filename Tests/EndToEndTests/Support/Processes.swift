@@ -75,9 +75,9 @@ func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil, env
          directory: String? = nil, timeout: TimeInterval = 120) throws -> Finished {
     let scratch = try TemporaryDirectory("ledger-run")
     let outPath = scratch.file("stdout"), errPath = scratch.file("stderr"), inPath = scratch.file("stdin")
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
-    FileManager.default.createFile(atPath: inPath, contents: Data(stdin ?? []))
+    _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin ?? []))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
