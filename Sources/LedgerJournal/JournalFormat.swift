@@ -127,6 +127,23 @@ public enum JournalFrame {
         return result
     }
 
+    /// `append` in two steps, for a caller that writes the record itself between them (ledgerd's
+    /// loop): handing `append` a typed-throws closure cost a heap allocation per record.
+    /// Returns where the frame starts; give it to `finish`, or cut `out` back to it if no
+    /// record was written.
+    @inline(__always)
+    public static func begin(into out: inout [UInt8]) -> Int {
+        let start = out.count
+        out.append(contentsOf: zeroHeader)
+        return start
+    }
+
+    /// Fills in the header of the frame `begin` started, whose record runs to the end of `out`.
+    @inline(__always)
+    public static func finish(_ out: inout [UInt8], at start: Int, hostSeq: UInt64, checksum: Bool = true) {
+        seal(&out, at: start, hostSeq: hostSeq, checksum: checksum)
+    }
+
     /// Computes the CRC of every frame in `frames` (whole frames back to back, as `append` with
     /// `checksum: false` left them).
     public static func fillChecksums(_ frames: UnsafeMutableRawBufferPointer) {

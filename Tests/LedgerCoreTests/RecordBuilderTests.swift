@@ -18,6 +18,34 @@ import Testing
         return (try result.get(), String(decoding: out, as: UTF8.self))
     }
 
+    /// The spans the daemon copies its ok line from: each one is the record's own canonical
+    /// member value (escaped agent_id included), and the builder's output starts after what
+    /// the buffer already held.
+    @Test(arguments: [#"{"agent_id":"a"}"#, #"{"agent_id":"q\"b\\s\/\u00e9\u00e8","id":"0190a1b2-c3d4-7e5f-8a9b-000000000001"}"#])
+    func sealedSpansPointAtTheRecordsCanonicalStrings(event: String) throws {
+        let builder = RecordBuilder(hostID: "h")
+        var chains = HostChains(hostID: "h")
+        var out: [UInt8] = Array("frame header".utf8)
+        let bytes = Array(event.utf8)
+        let spans: SealedSpans = try bytes.withUnsafeBytes { buffer in
+            let prepared = try builder.prepare(buffer)
+            return try builder.sealSpans(prepared, bytes: buffer, receivedAtMicros: Self.micros,
+                                         origin: .unix(uid: 1, gid: 2, pid: 3), chains: &chains, into: &out)
+        }
+        let record = Array(out[12...])
+        let stored = try RecordReader().read(record)
+        func text(_ range: Range<Int>) -> String { String(decoding: out[range], as: UTF8.self) }
+        var id: [UInt8] = [], agent: [UInt8] = []
+        JSONEscapes.writeCanonicalString(stored.id, into: &id)
+        JSONEscapes.writeCanonicalString(stored.agentID, into: &agent)
+        #expect(text(spans.id) == String(decoding: id, as: UTF8.self))
+        #expect(text(spans.agentID) == String(decoding: agent, as: UTF8.self))
+        #expect(text(spans.hashText) == stored.hash.hex)
+        #expect(spans.hash == stored.hash && spans.position.sequence == 1 && spans.position.hostSeq == 1)
+        let line = String(decoding: record, as: UTF8.self)
+        #expect(line.contains("\"agent_id\":" + text(spans.agentID) + ","))
+    }
+
     @Test func defaultsAreFilledIn() throws {
         let builder = RecordBuilder(hostID: "h")
         var chains = HostChains(hostID: "h")
@@ -106,24 +134,5 @@ import Testing
         #expect(RFC3339.utcMicroseconds(951_782_400_000_001) == "2000-02-29T00:00:00.000001Z")
         #expect(RFC3339.utcMicroseconds(1_771_324_200_123_456) == "2026-02-17T10:30:00.123456Z")
         #expect(RFC3339.microseconds("2026-02-17T11:30:00.123456+01:00") == 1_771_324_200_123_456)
-    }
-}
-
-@Suite struct HostChainsTests {
-    @Test func advanceRefusesAnythingButTheNextPosition() throws {
-        var chains = HostChains(hostID: "h")
-        let first = chains.nextPosition(for: "a")
-        let hash = SHA256.hash(Array("x".utf8))
-        try chains.advance(agentID: "a", to: first, hash: hash)
-        var skipped = chains.nextPosition(for: "a")
-        skipped.sequence += 1
-        #expect(throws: ChainError.self) { try chains.advance(agentID: "a", to: skipped, hash: hash) }
-        var wrongLink = chains.nextPosition(for: "a")
-        wrongLink.prevHash = .zero
-        #expect(throws: ChainError.self) { try chains.advance(agentID: "a", to: wrongLink, hash: hash) }
-        var hostSkip = chains.nextPosition(for: "b")
-        hostSkip.hostSeq += 1
-        #expect(throws: ChainError.self) { try chains.advance(agentID: "b", to: hostSkip, hash: hash) }
-        #expect(chains.lastHostSeq == 1)
     }
 }

@@ -197,6 +197,51 @@ extension DaemonTests {
         #expect(try daemon.journalLines().count == 2)
     }
 
+    /// The ok line copies id, agent_id and hash from the sealed record's canonical bytes: an
+    /// agent_id that needs escapes must come back in its canonical escaping, not the writer's,
+    /// and be one chain however the writer escaped it.
+    @Test func an_agent_id_with_quotes_and_backslashes_is_answered_in_canonical_form_and_chained_once() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        let id = testID(7)
+        // Decoded, all three name the agent q"b\s/é (two bytes of UTF-8 at the end).
+        let sent = [
+            #"{"agent_id":"q\"b\\s\/\u00e9","id":"\#(id)"}"#,
+            #"{"agent_id":"q\u0022b\u005cs/é"}"#,
+            #"{"agent_id":"q\"b\\s/\u00E9","id":"\#(id)"}"#,  // a retry: answered from the dedupe window
+        ]
+        try client.send(sent.map { $0 + "\n" }.joined())
+        let lines = client.readLines(3)
+        #expect(lines.count == 3)
+        let canonicalAgent = #""q\"b\\s/é""#
+        func expectOK(_ line: String, id: String?, sequence: Int) {
+            let prefix = "{\"ok\":true,\"id\":\"" + (id ?? Response(line).id ?? "?") + "\",\"agent_id\":" + canonicalAgent
+                + ",\"sequence\":\(sequence),\"hash\":\""
+            #expect(line.hasPrefix(prefix), "\(line)")
+            #expect(line.utf8.count == prefix.utf8.count + 64 + 2, "\(line)")
+            #expect(Response(line).agentID == "q\"b\\s/é")
+        }
+        guard lines.count == 3 else { return }
+        expectOK(lines[0], id: id, sequence: 1)
+        expectOK(lines[1], id: nil, sequence: 2)
+        #expect(lines[2] == lines[0])
+        let generated = Response(lines[1]).id ?? ""
+        #expect(UUIDText.isCanonical(generated) && generated != id)
+        #expect(try daemon.terminate() == 0)
+        // The answered hashes are the journal's records', and the chain verifies.
+        var byID: [String: String] = [:]
+        for line in try daemon.journalLines() {
+            let record = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+            #expect(record["agent_id"] as? String == "q\"b\\s/é")
+            byID[record["id"] as! String] = record["hash"] as? String
+        }
+        #expect(byID.count == 2)
+        #expect(byID[id] == Response(lines[0]).hash && byID[generated] == Response(lines[1]).hash)
+        let report = try daemon.verifyJournal()
+        #expect(report.failure == nil && report.records == 2 && report.chains == 1)
+    }
+
     @Test func an_ok_arrives_only_after_the_durable_checkpoint_covers_the_record() throws {
         let daemon = try DaemonHarness()
         try daemon.start()

@@ -68,7 +68,17 @@ struct ByteWriter {
         if capacity &- count < length { grow(length) }
         // SAFETY: capacity - count >= length after grow; `source` holds `length` bytes and
         // never points into our own free space.
-        memcpy(base + count, source, length)
+        let target = UnsafeMutableRawPointer(base + count)
+        if length >= 8 && length <= 16 {
+            // Most pieces of a record are short (member names, small values): two overlapping
+            // 8-byte moves instead of a call to memcpy (~50 instructions each under callgrind).
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: length - 8, as: UInt64.self)
+            target.storeBytes(of: head, as: UInt64.self)
+            target.storeBytes(of: tail, toByteOffset: length - 8, as: UInt64.self)
+        } else {
+            memcpy(target, source, length)
+        }
         count &+= length
     }
 

@@ -36,11 +36,43 @@ public enum Origin: Sendable, Equatable {
 
 /// An event that parsed and validated; valid until the builder's next `prepare`.
 public struct PreparedEvent {
-    public let agentID: String
-    /// The id the writer sent, if any (retries are recognised by it).
-    public let id: String?
     fileprivate let base: UnsafeRawPointer?
     fileprivate let count: Int
+    // The string nodes themselves: the daemon's hot path never needs these as Strings
+    // (a 36-byte id String is a heap allocation per event).
+    fileprivate let agentIDNode: JSONNode
+    fileprivate let idNode: JSONNode?
+
+    /// The `agent_id` the writer sent, decoded.
+    public var agentID: String { Self.decode(agentIDNode, base, count) }
+    /// The id the writer sent, if any (retries are recognised by it).
+    public var id: String? { idNode.map { Self.decode($0, base, count) } }
+    /// Whether the writer sent an id, without decoding it.
+    public var hasID: Bool { idNode != nil }
+
+    private static func decode(_ node: JSONNode, _ base: UnsafeRawPointer?, _ count: Int) -> String {
+        let bytes = UnsafeRawBufferPointer(start: base, count: count)
+        if !node.hasEscapes {
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(node.start)..<Int(node.end)]),
+                          as: UTF8.self)
+        }
+        var out: [UInt8] = []
+        JSONEscapes.decode(bytes, from: Int(node.start), to: Int(node.end), into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Where a sealed record's response facts lie in the buffer it was appended to. `id` and
+/// `agentID` are the record's canonical JSON strings, quotes included: exactly what a
+/// response line carries (RFC 8785 strings are also valid JSON anywhere), so the daemon
+/// copies them instead of decoding and escaping them again.
+public struct SealedSpans: Sendable, Equatable {
+    public var id: Range<Int>
+    public var agentID: Range<Int>
+    /// The 64 hex digits of `hash` in the record's `hash` member.
+    public var hashText: Range<Int>
+    public var position: ChainPosition
+    public var hash: SHA256Digest
 }
 
 /// The chain facts of a sealed record, for the writer's response.
@@ -56,8 +88,10 @@ public struct SealedRecord: Sendable, Equatable {
 public final class RecordBuilder {
     public let hostID: String
     /// FORMAT.md §2: a whole record is at most 1 MiB in canonical form.
-    public var maxRecordBytes: Int = 1 << 20
-    public var limits = JSONLimits.default
+    // Unchecked for the same reason as below (each checked read cost ~76 instructions per
+    // event); they are set once, before the builder's first event.
+    @exclusivity(unchecked) public var maxRecordBytes: Int = 1 << 20
+    @exclusivity(unchecked) public var limits = JSONLimits.default
 
     // Unchecked exclusivity: each dynamic access check cost ~78 instructions, seven per
     // event. Sound because a builder is confined to one thread (see above) and these
@@ -70,6 +104,10 @@ public final class RecordBuilder {
     private let hostIDJSON: [UInt8]
     @exclusivity(unchecked) private var lastOrigin: Origin?
     @exclusivity(unchecked) private var lastOriginJSON: [UInt8] = []
+    @exclusivity(unchecked) private var agentScratch = ByteWriter(capacity: 256)
+    // The daemon stamps every line of one read with the same time: format it once per read.
+    @exclusivity(unchecked) private var receivedAtCachedMicros: Int64 = .min
+    @exclusivity(unchecked) private var receivedAtText = [UInt8](repeating: 0, count: RFC3339.utcMicrosecondsLength)
 
     public init(hostID: String) {
         self.hostID = hostID
@@ -87,9 +125,8 @@ public final class RecordBuilder {
             throw RecordError(.malformedJSON, error.description)
         }
         try RecordValidator.validate(tape, bytes: event, mode: .event, into: &fields)
-        let agentID = tape.string(fields[.agentID]!, bytes: event)
-        let id = fields[.id].map { tape.string($0, bytes: event) }
-        return PreparedEvent(agentID: agentID, id: id, base: event.baseAddress, count: event.count)
+        return PreparedEvent(base: event.baseAddress, count: event.count, agentIDNode: tape[fields[.agentID]!],
+                             idNode: fields[.id].map { tape[$0] })
     }
 
     /// Builds the record of a prepared event at the next position of its chain, appends
@@ -97,10 +134,34 @@ public final class RecordBuilder {
     /// Nothing changes when it throws (only `.tooLarge`).
     public func seal(_ event: PreparedEvent, bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64,
                      origin: Origin, chains: inout HostChains, into out: inout [UInt8]) throws(RecordError) -> SealedRecord {
+        let spans = try sealSpans(event, bytes: bytes, receivedAtMicros: receivedAtMicros, origin: origin,
+                                  chains: &chains, into: &out)
+        // The id's canonical form has no escapes (a canonical UUID): its text is between the quotes.
+        let id = out.withUnsafeBytes {
+            String(decoding: UnsafeRawBufferPointer(rebasing: $0[(spans.id.lowerBound + 1)..<(spans.id.upperBound - 1)]),
+                   as: UTF8.self)
+        }
+        return SealedRecord(id: id, agentID: event.agentID, position: spans.position, hash: spans.hash)
+    }
+
+    /// `seal`, returning where the response's facts lie in `out` instead of Strings.
+    public func sealSpans(_ event: PreparedEvent, bytes: UnsafeRawBufferPointer, receivedAtMicros: Int64,
+                          origin: Origin, chains: inout HostChains,
+                          into out: inout [UInt8]) throws(RecordError) -> SealedSpans {
         precondition(event.base == bytes.baseAddress && event.count == bytes.count,
                      "seal must get the bytes that prepare parsed")
-        let (position, slot) = chains.nextPositionAndSlot(for: event.agentID)
-        var id = event.id
+        // The chain is found by the agent_id's UTF-8: the event's own bytes when it has no
+        // escapes (nearly always), else decoded into scratch.
+        let agentNode = event.agentIDNode
+        var agentName = UnsafeRawBufferPointer(rebasing: bytes[Int(agentNode.start)..<Int(agentNode.end)])
+        if agentNode.hasEscapes {
+            agentScratch.removeAll()
+            JSONEscapes.decode(bytes, from: Int(agentNode.start), to: Int(agentNode.end), sink: &agentScratch)
+            // SAFETY: the scratch writer's memory stays put until its next append (next seal).
+            agentName = agentScratch.bytes
+        }
+        let (position, slot) = chains.nextPositionAndSlot(forUTF8: agentName)
+        var idSpan = 0..<0, agentIDSpan = 0..<0
         // Work on locals: class properties would be checked for exclusive access on every append.
         let tape = self.tape, fields = self.fields
         var body = self.body
@@ -110,8 +171,13 @@ public final class RecordBuilder {
             self.ids = ids
         }
         body.removeAll()
-        var receivedAt: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 27 bytes of text, formatted once
-        var receivedAtFormatted = false
+        if receivedAtMicros != receivedAtCachedMicros {
+            receivedAtText.withUnsafeMutableBufferPointer {
+                RFC3339.writeUTCMicroseconds(receivedAtMicros, to: $0.baseAddress!)
+            }
+            receivedAtCachedMicros = receivedAtMicros
+        }
+        let receivedAtText = self.receivedAtText
         // The hash member is written in place with its digits left blank; the hash covers
         // everything but `hashMember` (FORMAT.md §3), and the record leaves in one append.
         var hashMember = 0..<0
@@ -130,7 +196,13 @@ public final class RecordBuilder {
             if body.count > 1 { body.append(UInt8(ascii: ",")) }
             body.append(field.quotedName)
             if let node = fields[field] {
+                let valueAt = body.count
                 CanonicalJSON.write(tape, node, bytes: bytes, into: &body)
+                if field == .agentID {
+                    agentIDSpan = valueAt..<body.count
+                } else if field == .id {
+                    idSpan = valueAt..<body.count
+                }
                 continue
             }
             switch field {
@@ -138,8 +210,8 @@ public final class RecordBuilder {
                 body.append(UInt8(ascii: "\""))
                 let text = body.appendUninitialized(36)
                 ids.write(unixMillis: UInt64(max(0, receivedAtMicros / 1000)), to: text)
-                id = String(decoding: UnsafeBufferPointer(start: text, count: 36), as: UTF8.self)
                 body.append(UInt8(ascii: "\""))
+                idSpan = (body.count - 38)..<body.count
             case .schemaVersion: body.append("\"1.0\"")
             case .hostID: body.append(hostIDJSON)
             case .hostSeq: appendDecimal(position.hostSeq, into: &body)
@@ -158,16 +230,7 @@ public final class RecordBuilder {
                 body.append(UInt8(ascii: "\""))
             case .receivedAt, .timestamp:
                 body.append(UInt8(ascii: "\""))
-                let length = RFC3339.utcMicrosecondsLength
-                withUnsafeMutableBytes(of: &receivedAt) { cache in
-                    // SAFETY: the 32-byte cache holds the 27 characters.
-                    let cached = cache.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                    if !receivedAtFormatted {
-                        RFC3339.writeUTCMicroseconds(receivedAtMicros, to: cached)
-                        receivedAtFormatted = true
-                    }
-                    body.append(cached, count: length)
-                }
+                body.append(receivedAtText)
                 body.append(UInt8(ascii: "\""))
             default:
                 body.truncate(to: valueStart)  // an absent optional field
@@ -187,10 +250,14 @@ public final class RecordBuilder {
         let hash = hasher.finalize()
         // SAFETY: the 64 digit bytes of the hash member lie inside the body.
         writeHex(hash, to: body.base + hashMember.lowerBound + 9)
+        let offset = out.count
         out.append(contentsOf: body.bytes)
         // `position` and `slot` came from this same, since untouched `chains` above.
-        chains.commit(agentID: event.agentID, slot: slot, at: position, hash: hash)
-        return SealedRecord(id: id!, agentID: event.agentID, position: position, hash: hash)
+        chains.commit(slot: slot, agentUTF8: agentName, at: position, hash: hash)
+        return SealedSpans(id: (idSpan.lowerBound + offset)..<(idSpan.upperBound + offset),
+                           agentID: (agentIDSpan.lowerBound + offset)..<(agentIDSpan.upperBound + offset),
+                           hashText: (hashMember.lowerBound + 9 + offset)..<(hashMember.lowerBound + 73 + offset),
+                           position: position, hash: hash)
     }
 
     /// Prepares and seals in one step.
@@ -201,7 +268,10 @@ public final class RecordBuilder {
                         chains: &chains, into: &out)
     }
 
-    deinit { body.deallocate() }
+    deinit {
+        body.deallocate()
+        agentScratch.deallocate()
+    }
 }
 
 @inline(__always)

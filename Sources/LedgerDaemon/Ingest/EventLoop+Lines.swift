@@ -123,7 +123,7 @@ extension EventLoop {
             rejected(connection, &st, context, error)
             return
         }
-        if let id = prepared.id, let original = st.dedupe.lookup(id) {
+        if prepared.hasID, let id = prepared.id, let original = st.dedupe.lookup(id) {
             st.counters.deduplicated += 1
             let hostSeq = max(original.hostSeq, connection.lastHostSeq)
             respond(connection, &st, context, hostSeq: hostSeq, isOK: true, code: nil) {
@@ -142,30 +142,31 @@ extension EventLoop {
             return
         }
         let hostSeq = st.chains.lastHostSeq + 1
-        let sealed: SealedRecord
+        let sealed: SealedSpans
+        // The journal thread fills in the frame's CRC (GroupCommitter.run): it has the time.
+        let frame = JournalFrame.begin(into: &st.batch)
         do {
-            // The journal thread fills in the frame's CRC (GroupCommitter.run): it has the time.
-            sealed = try JournalFrame.append(hostSeq: hostSeq, into: &st.batch, checksum: false) { out throws(RecordError) in
-                try builder.seal(prepared, bytes: event, receivedAtMicros: context.receivedAt,
-                                 origin: connection.origin, chains: &st.chains, into: &out)
-            }
-        } catch let error as RecordError {
+            sealed = try builder.sealSpans(prepared, bytes: event, receivedAtMicros: context.receivedAt,
+                                           origin: connection.origin, chains: &st.chains, into: &st.batch)
+        } catch {
+            st.batch.removeSubrange(frame...)
             rejected(connection, &st, context, error)
             return
-        } catch {
-            preconditionFailure("seal throws only RecordError: \(error)")
         }
+        JournalFrame.finish(&st.batch, at: frame, hostSeq: hostSeq, checksum: false)
         st.counters.accepted += 1
         st.counters.diskFull = false
         // Only ids the writer chose can come back in a retry; generated ones are not remembered.
-        if prepared.id != nil {
-            st.dedupe.insert(id: sealed.id, .init(agentID: sealed.agentID, sequence: sealed.position.sequence,
-                                                  hash: sealed.hash, hostSeq: hostSeq))
+        if prepared.hasID, let id = prepared.id {
+            st.dedupe.insert(id: id, .init(agentID: prepared.agentID, sequence: sealed.position.sequence,
+                                           hash: sealed.hash, hostSeq: hostSeq))
         }
         connection.lastHostSeq = hostSeq
-        respond(connection, &st, context, hostSeq: hostSeq, isOK: true, code: nil) {
-            Responses.ok(id: sealed.id, agentID: sealed.agentID, sequence: sealed.position.sequence,
-                         hash: sealed.hash, into: &$0)
+        // A second reference to the batch, only read while the answer is rendered: nothing
+        // appends to the batch before it is released, so no copy is made.
+        let records = st.batch
+        respond(connection, &st, context, hostSeq: hostSeq, isOK: true, code: nil) { out in
+            records.withUnsafeBytes { Responses.ok(sealed, in: $0, into: &out) }
         }
     }
 

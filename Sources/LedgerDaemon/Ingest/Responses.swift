@@ -15,6 +15,50 @@ enum Responses {
         out.append(contentsOf: ending)
     }
 
+    /// The same line for a record just sealed into `records`: its id, agent_id and hash are
+    /// copied from the record's canonical bytes (see `SealedSpans`), byte for byte what the
+    /// String form above writes, without decoding and escaping them again.
+    static func ok(_ sealed: SealedSpans, in records: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        // Assembled on the stack and appended once: each `append(contentsOf:)` on an Array
+        // costs ~60-90 instructions of uniqueness and capacity checks, and a line had ten.
+        // 80 covers the fixed text (48 bytes) and a UInt64's 20 digits.
+        let capacity = 80 + sealed.id.count + sealed.agentID.count + sealed.hashText.count
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { buffer in
+            // SAFETY: every write below stays inside `capacity`, counted above.
+            let base = buffer.baseAddress!
+            var at = 0
+            @inline(__always) func put(_ bytes: UnsafeRawBufferPointer) {
+                (base + at).update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+                at += bytes.count
+            }
+            @inline(__always) func put(_ text: StaticString) {
+                (base + at).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+                at += text.utf8CodeUnitCount
+            }
+            put("{\"ok\":true,\"id\":")
+            put(UnsafeRawBufferPointer(rebasing: records[sealed.id]))
+            put(",\"agent_id\":")
+            put(UnsafeRawBufferPointer(rebasing: records[sealed.agentID]))
+            put(",\"sequence\":")
+            var digits = 0
+            var v = sealed.position.sequence
+            repeat {
+                digits += 1
+                v /= 10
+            } while v > 0
+            v = sealed.position.sequence
+            for i in stride(from: at + digits - 1, through: at, by: -1) {
+                base[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+                v /= 10
+            }
+            at += digits
+            put(",\"hash\":\"")
+            put(UnsafeRawBufferPointer(rebasing: records[sealed.hashText]))
+            put("\"}\n")
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<at]))
+        }
+    }
+
     /// `{"ok":false,"line":N,"error":{"code":…,"field":…,"message":…}}\n`
     static func error(line: Int, _ error: RecordError, into out: inout [UInt8]) {
         out.append(contentsOf: errorPrefix)
