@@ -28,16 +28,8 @@ extension RelayBatch {
     /// decimal(predecessor) || "\n" || hex(SHA-256(body))`. No trailing newline.
     public static func signingMessage(hostID: String, batchSeq: UInt64, predecessorHostSeq: UInt64,
                                       bodySHA256: SHA256Digest) -> [UInt8] {
-        var out = Array(predecessorDomain.utf8)
-        out.append(0x0A)
-        out.append(contentsOf: hostID.utf8)
-        out.append(0x0A)
-        out.append(contentsOf: String(batchSeq).utf8)
-        out.append(0x0A)
-        out.append(contentsOf: String(predecessorHostSeq).utf8)
-        out.append(0x0A)
-        bodySHA256.appendHex(to: &out)
-        return out
+        signingMessage(domain: predecessorDomain, fields: [hostID, String(batchSeq), String(predecessorHostSeq)],
+                       bodySHA256: bodySHA256)
     }
 
     /// Parses an X-Ledger-Predecessor header for a batch starting at `batchSeq`: decimal, no

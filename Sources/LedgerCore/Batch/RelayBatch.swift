@@ -24,11 +24,17 @@ public enum RelayBatch {
     /// `"ledger-relay-batch-v1\n" || host_id || "\n" || decimal(batch_seq) || "\n" || hex(SHA-256(body))`.
     /// No trailing newline. `hostID` must be valid per `isValidHostID`.
     public static func signingMessage(hostID: String, batchSeq: UInt64, bodySHA256: SHA256Digest) -> [UInt8] {
+        signingMessage(domain: domain, fields: [hostID, String(batchSeq)], bodySHA256: bodySHA256)
+    }
+
+    /// Every version's signed message: the domain, each field, then the body's digest in hex,
+    /// separated by newlines, no trailing newline.
+    static func signingMessage(domain: String, fields: [String], bodySHA256: SHA256Digest) -> [UInt8] {
         var out = Array(domain.utf8)
-        out.append(0x0A)
-        out.append(contentsOf: hostID.utf8)
-        out.append(0x0A)
-        out.append(contentsOf: String(batchSeq).utf8)
+        for field in fields {
+            out.append(0x0A)
+            out.append(contentsOf: field.utf8)
+        }
         out.append(0x0A)
         bodySHA256.appendHex(to: &out)
         return out
