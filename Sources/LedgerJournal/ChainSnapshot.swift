@@ -16,9 +16,10 @@ import LedgerPosix
 /// ```
 public struct ChainSnapshot: Equatable, Sendable {
     public var hostSeq: UInt64
-    public var heads: [String: ChainHead]
+    /// Keyed by the exact agent_id (see ExactString).
+    public var heads: [ExactString: ChainHead]
 
-    public init(hostSeq: UInt64 = 0, heads: [String: ChainHead] = [:]) {
+    public init(hostSeq: UInt64 = 0, heads: [ExactString: ChainHead] = [:]) {
         self.hostSeq = hostSeq
         self.heads = heads
     }
@@ -29,8 +30,8 @@ public struct ChainSnapshot: Equatable, Sendable {
         var out = Self.magic
         appendLE(hostSeq, to: &out)
         appendLE(UInt32(heads.count), to: &out)
-        for (agent, head) in heads.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            let name = Array(agent.utf8)
+        for (agent, head) in heads.sorted(by: { $0.key < $1.key }) {
+            let name = agent.utf8
             appendLE(UInt16(name.count), to: &out)
             out.append(contentsOf: name)
             appendLE(head.sequence, to: &out)
@@ -55,7 +56,7 @@ public struct ChainSnapshot: Equatable, Sendable {
                 let n = Int(loadLE(UInt16.self, raw, at))
                 at += 2
                 guard at + n + 8 + 64 <= body else { return nil }
-                let agent = String(decoding: UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)]), as: UTF8.self)
+                let agent = ExactString(utf8: Array(raw[at..<(at + n)]))
                 at += n
                 let sequence = loadLE(UInt64.self, raw, at)
                 at += 8
@@ -89,14 +90,15 @@ public struct ChainSnapshot: Equatable, Sendable {
     /// the record does not continue its chain (a gap left by quarantine).
     @discardableResult
     public mutating func apply(_ record: RecordFacts) -> Bool {
-        let head = heads[record.agentID]
+        let agent = ExactString(record.agentID)
+        let head = heads[agent]
         if let head, record.sequence <= head.sequence {
             // Covered already (a record at or below the snapshot's host_seq), or a chain
             // going backwards, which is never applied.
             return record.hostSeq <= hostSeq
         }
         hostSeq = max(hostSeq, record.hostSeq)
-        heads[record.agentID] = ChainHead(sequence: record.sequence, hash: record.hash)
+        heads[agent] = ChainHead(sequence: record.sequence, hash: record.hash)
         return record.sequence == (head?.sequence ?? 0) + 1 && record.prevHash == (head?.hash ?? .zero)
     }
 }

@@ -70,3 +70,38 @@ import Testing
         #expect(chains.chainCount == 2 && chains.testOnly_verifyInvariants())
     }
 }
+
+/// Swift's String equality is Unicode canonical equivalence; a chain is named by the exact
+/// agent_id (FORMAT.md), and every store and verifier compares bytes or code points.
+@Suite struct ExactAgentIdentityTests {
+    static let composed = "caf\u{E9}"          // é as one code point
+    static let decomposed = "cafe\u{301}"      // e + combining acute accent
+
+    @Test func twoSpellingsThatSwiftDeemsEqualAreTwoChains() throws {
+        #expect(Self.composed == Self.decomposed)  // why ExactString exists
+        var chains = HostChains(hostID: "h")
+        for agent in [Self.composed, Self.decomposed, Self.composed] {
+            let position = chains.nextPosition(for: agent)
+            try chains.advance(agentID: agent, to: position, hash: HostChainsTests.digest(UInt8(position.hostSeq)))
+        }
+        let heads = chains.heads  // trapped on duplicate String keys before
+        #expect(heads.count == 2)
+        #expect(heads[ExactString(Self.composed)]?.sequence == 2)
+        #expect(heads[ExactString(Self.decomposed)]?.sequence == 1)
+        let reloaded = HostChains(hostID: "h", lastHostSeq: chains.lastHostSeq, heads: heads)
+        #expect(reloaded.chainCount == 2)
+        #expect(reloaded.nextPosition(for: Self.composed).sequence == 3)
+        #expect(reloaded.nextPosition(for: Self.decomposed).sequence == 2)
+    }
+
+    @Test func anExportWithBothSpellingsVerifiesAsTwoChains() throws {
+        let host = SimulatedHost(hostID: "h", key: try Ed25519PrivateKey())
+        let agents = [#"caf\u00e9"#, #"cafe\u0301"#]
+        let lines = host.records(6, agents: 2, agentJSON: { agents[$0] })
+        let verifier = ExportVerifier()
+        for line in lines { line.withUnsafeBytes { _ = verifier.consume(line: $0) } }
+        let report = verifier.finish()
+        #expect(report.failure == nil, "\(String(describing: report.failure))")
+        #expect(report.records == 6 && report.chains == 2)
+    }
+}

@@ -86,6 +86,28 @@ extension DaemonTests {
         #expect(wrong.log().contains("no-such-group-ledger"))
     }
 
+    /// "caf\u00e9" and "cafe\u0301" are equal as Swift Strings but are two agent_ids: two
+    /// chains in the daemon, in status (which trapped on them), and across a restart
+    /// (recovery folded them into one chain and reused a sequence).
+    @Test func agent_ids_that_differ_only_in_unicode_normalization_are_two_chains_across_a_restart() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let composed = #"caf\u00e9"#, decomposed = #"cafe\u0301"#
+        var client = try Client(daemon.socket)
+        try client.send([composed, decomposed, composed].map { event($0) + "\n" }.joined())
+        #expect(client.readLines(3).map { Response($0).sequence } == [1, 1, 2])
+        let status = try daemon.status()
+        #expect((status["chain_count"] as! NSNumber).intValue == 2)
+        #expect(try daemon.terminate() == 0)
+        try daemon.start()
+        client = try Client(daemon.socket)
+        try client.send([decomposed, composed].map { event($0) + "\n" }.joined())
+        #expect(client.readLines(2).map { Response($0).sequence } == [2, 3])
+        #expect(try daemon.terminate() == 0)
+        let report = try daemon.verifyJournal()
+        #expect(report.failure == nil && report.records == 5 && report.chains == 2)
+    }
+
     @Test func status_shows_chains_backlog_cap_and_connections() throws {
         let daemon = try DaemonHarness(["--relay-cursor", "/nonexistent/cursor", "--max-disk", "1GiB"])
         try daemon.start()

@@ -48,7 +48,7 @@ struct PostgresStoreTests {
             try db.query("""
                 INSERT INTO chains(host_id, agent_id, sequence, hash, first_sequence, records, last_activity)
                 VALUES($1, $2, $3, $4, 1, $3, 0)
-                """, PostgresParameters { $0.add(host.hostID); $0.add(agent); $0.add(head.sequence); $0.add(head.hash) })
+                """, PostgresParameters { $0.add(host.hostID); $0.add(agent.string); $0.add(head.sequence); $0.add(head.hash) })
         }
         return url
     }

@@ -54,21 +54,27 @@ public struct HostChains: Sendable {
     /// Open addressing, linear probing: chain number + 1, 0 for an empty bucket. At most half full.
     private var buckets: [Int32] = Array(repeating: 0, count: 16)
 
-    public init(hostID: String, lastHostSeq: UInt64 = 0, heads: [String: ChainHead] = [:]) {
+    public init(hostID: String, lastHostSeq: UInt64 = 0, heads: [ExactString: ChainHead] = [:]) {
         self.hostID = hostID
         self.lastHostSeq = lastHostSeq
         for (agent, head) in heads.sorted(by: { $0.key < $1.key }) {
-            var utf8 = agent
-            utf8.withUTF8 { name in
-                let slot = self.slot(for: UnsafeRawBufferPointer(name))
-                insert(agent, UnsafeRawBufferPointer(name), head, bucket: slot.bucket)
+            agent.utf8.withUnsafeBytes { name in
+                let slot = self.slot(for: name)
+                insert(agent.string, name, head, bucket: slot.bucket)
             }
         }
     }
 
-    /// Chain heads keyed by `agent_id` (built on each call: for status, snapshots and tests).
-    public var heads: [String: ChainHead] {
-        Dictionary(uniqueKeysWithValues: zip(agents, chainHeads))
+    /// Chain heads keyed by the exact `agent_id` (built on each call: for status, snapshots and
+    /// tests). Not `String` keys: two spellings that Swift deems equal are two chains here.
+    public var heads: [ExactString: ChainHead] {
+        var heads: [ExactString: ChainHead] = [:]
+        heads.reserveCapacity(chainHeads.count)
+        for chain in chainHeads.indices {
+            heads[ExactString(utf8: Array(names[(chain == 0 ? 0 : nameEnds[chain - 1])..<nameEnds[chain]]))] =
+                chainHeads[chain]
+        }
+        return heads
     }
 
     public var chainCount: Int { agents.count }

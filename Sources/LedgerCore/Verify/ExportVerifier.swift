@@ -65,16 +65,17 @@ public struct VerificationReport: Sendable, Equatable {
 }
 
 public final class ExportVerifier {
+    /// By exact bytes (ExactString): two spellings Swift deems equal are two chains.
     struct ChainKey: Hashable {
-        var hostID: String
-        var agentID: String
+        var hostID: ExactString
+        var agentID: ExactString
     }
 
     /// When true, every host's `host_seq` must run 1, 2, 3, … with no gap.
     public let completeStream: Bool
     private let reader = RecordReader()
     private var chains: [ChainKey: ChainHead] = [:]
-    private var hosts: [String: UInt64] = [:]
+    private var hosts: [ExactString: UInt64] = [:]
     private var partial: [PartialChain] = []
     private(set) public var records = 0
     private(set) public var lines = 0
@@ -103,7 +104,7 @@ public final class ExportVerifier {
             fail(reason, error.record, error.description)
             return false
         }
-        let key = ChainKey(hostID: record.hostID, agentID: record.agentID)
+        let key = ChainKey(hostID: ExactString(record.hostID), agentID: ExactString(record.agentID))
         if let head = chains[key] {
             if record.sequence <= head.sequence {
                 return fail(.duplicateSequence, record,
@@ -125,7 +126,7 @@ public final class ExportVerifier {
             partial.append(PartialChain(hostID: record.hostID, agentID: record.agentID,
                                         firstSequence: record.sequence, anchor: record.prevHash))
         }
-        let lastHostSeq = hosts[record.hostID]
+        let lastHostSeq = hosts[ExactString(record.hostID)]
         if let lastHostSeq, record.hostSeq <= lastHostSeq {
             return fail(.hostGap, record, "host_seq \(record.hostSeq) does not increase (previous \(lastHostSeq))")
         }
@@ -137,7 +138,7 @@ public final class ExportVerifier {
             }
         }
         chains[key] = ChainHead(sequence: record.sequence, hash: record.hash)
-        hosts[record.hostID] = record.hostSeq
+        hosts[ExactString(record.hostID)] = record.hostSeq
         records += 1
         return true
     }

@@ -61,7 +61,7 @@ extension EventLoop {
         for (index, (agent, head)) in chains.heads.sorted(by: { $0.key < $1.key }).prefix(Self.statusChainLimit).enumerated() {
             if index > 0 { list.append(UInt8(ascii: ",")) }
             var chain = JSONObjectWriter()
-            chain.string("agent_id", agent)
+            chain.string("agent_id", agent.string)
             chain.number("sequence", head.sequence)
             chain.string("head", head.hash.hex)
             list.append(contentsOf: chain.finish())

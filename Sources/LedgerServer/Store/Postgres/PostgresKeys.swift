@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCore
 
 // The integer keys of hosts and agents (PostgresSchema version 2), remembered per server.
 //
@@ -11,13 +12,13 @@ final class PostgresKeys: @unchecked Sendable {
     /// Keys one transaction read or created; published with `remember` after it commits.
     struct Learned {
         var hosts: [String: Int32] = [:]
-        var agents: [String: Int32] = [:]
+        var agents: [ExactString: Int32] = [:]
     }
 
     private let lock = NSLock()
     // Guarded by `lock`.
     private var hosts: [String: Int32] = [:]
-    private var agents: [String: Int32] = [:]
+    private var agents: [ExactString: Int32] = [:]
 
     func host(_ id: String) -> Int32? {
         lock.lock()
@@ -25,10 +26,11 @@ final class PostgresKeys: @unchecked Sendable {
         return hosts[id]
     }
 
+    /// By the exact agent_id: two spellings that Swift's String deems equal are two agents.
     func agent(_ id: String) -> Int32? {
         lock.lock()
         defer { lock.unlock() }
-        return agents[id]
+        return agents[ExactString(id)]
     }
 
     /// Entries per map before it starts over: bounds memory when clients invent agent ids.

@@ -101,12 +101,12 @@ public final class PostgresStore: Store, @unchecked Sendable {
             let lastHostSeq = host.rows == 1 ? UInt64(host.int(0, 0)) : 0
             let chains = try db.query("SELECT agent_id, sequence, hash FROM chains WHERE host_id = $1",
                                       PostgresParameters { $0.add(hostID) })
-            var heads: [String: ChainHead] = [:]
+            var heads: [ExactString: ChainHead] = [:]
             for row in 0..<chains.rows {
                 guard let agent = chains.string(row, 0), let hash = chains.digest(row, 2) else {
                     throw StoreError.corrupt("chain row of host \(hostID)")
                 }
-                heads[agent] = ChainHead(sequence: UInt64(chains.int(row, 1)), hash: hash)
+                heads[ExactString(agent)] = ChainHead(sequence: UInt64(chains.int(row, 1)), hash: hash)
             }
             return HostChains(hostID: hostID, lastHostSeq: lastHostSeq, heads: heads)
         }

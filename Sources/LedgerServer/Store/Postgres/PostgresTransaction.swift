@@ -78,7 +78,7 @@ final class PostgresTransaction: StoreTransaction {
         for row in rows.rows[range] { used[Int(row.agent)] = true }
         // In one order everywhere: two transactions creating the same new agents wait for each
         // other in that order instead of deadlocking.
-        for agent in used.indices.filter({ used[$0] }).sorted(by: { rows.agents[$0] < rows.agents[$1] }) {
+        for agent in used.indices.filter({ used[$0] }).sorted(by: { ExactString(rows.agents[$0]) < ExactString(rows.agents[$1]) }) {
             agentKeys[agent] = try agentKey(rows.agents[agent])
         }
         // The lines (contiguous in `rows.bytes`) plus the other fields and their length words.
@@ -130,7 +130,7 @@ final class PostgresTransaction: StoreTransaction {
     /// concurrent creator of the same agent makes ON CONFLICT wait for its commit, and then
     /// the second SELECT (a new snapshot) sees the row.
     private func agentKey(_ agentID: String) throws -> Int32 {
-        if let key = learned.agents[agentID] ?? keys.agent(agentID) { return key }
+        if let key = learned.agents[ExactString(agentID)] ?? keys.agent(agentID) { return key }
         let select = "SELECT key FROM agents WHERE agent_id = $1"
         var result = try db.query(select, PostgresParameters { $0.add(agentID) })
         if result.rows == 0 {
@@ -140,7 +140,7 @@ final class PostgresTransaction: StoreTransaction {
         }
         guard result.rows == 1 else { throw StoreError.corrupt("agent \(agentID) has no key") }
         let key = Int32(truncatingIfNeeded: result.int(0, 0))
-        learned.agents[agentID] = key
+        learned.agents[ExactString(agentID)] = key
         return key
     }
 

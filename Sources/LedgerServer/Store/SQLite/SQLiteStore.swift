@@ -58,14 +58,14 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             let host = try db.statement("SELECT host_seq FROM hosts WHERE host_id = ?1")
             host.bind(1, hostID)
             let lastHostSeq = try host.step() ? UInt64(host.int(0)) : 0
-            var heads: [String: ChainHead] = [:]
+            var heads: [ExactString: ChainHead] = [:]
             let stmt = try db.statement("SELECT agent_id, sequence, hash FROM chains WHERE host_id = ?1")
             stmt.bind(1, hostID)
             while try stmt.step() {
                 guard let agent = stmt.string(0), let hash = SHA256Digest(bytes: stmt.blob(2)) else {
                     throw StoreError.corrupt("chain row of host \(hostID)")
                 }
-                heads[agent] = ChainHead(sequence: UInt64(stmt.int(1)), hash: hash)
+                heads[ExactString(agent)] = ChainHead(sequence: UInt64(stmt.int(1)), hash: hash)
             }
             return HostChains(hostID: hostID, lastHostSeq: lastHostSeq, heads: heads)
         }
