@@ -3,16 +3,7 @@ import LedgerCore
 /// A reproducible corpus of agent events: tool calls and results with file paths,
 /// shell commands and model names, from a fixed seed.
 struct EventCorpus {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Generator = SplitMix64
 
     static let tools = ["Bash", "Read", "Edit", "Write", "Grep", "Glob", "WebFetch", "Task", "TodoWrite"]
     static let models = ["claude-opus-4-1", "claude-sonnet-4-5", "gpt-5", "gemini-2.5-pro", "llama-4-maverick"]
@@ -30,7 +21,7 @@ struct EventCorpus {
     var agents: Int
 
     init(seed: UInt64 = 42, agents: Int = 16) {
-        generator = Generator(state: seed)
+        generator = Generator(seed: seed)
         self.agents = agents
     }
 

@@ -18,20 +18,8 @@ import Testing
         return literal.withUTF8 { ECMAScriptNumber.exactDouble(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Fixed-seed generator so failures reproduce.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     static func randomFiniteDoubles(_ count: Int, seed: UInt64) -> [Double] {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         var result: [Double] = []
         while result.count < count {
             let d = Double(bitPattern: rng.next())

@@ -2,22 +2,10 @@ import Glibc
 import Testing
 @testable import LedgerCore
 
-/// Deterministic generator so a failing size or payload can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// `count` bytes: random ones if `compressible` is false, else text-like
 /// bytes from a small alphabet with repeats, which deflate actually shrinks.
 private func payload(count: Int, compressible: Bool, seed: UInt64) -> [UInt8] {
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     if !compressible { return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &rng) } }
     let words = ["agent", "TOOL_CALL", "{\"k\":", "0", "1", " ", "\n", "success", "2026-02-17T10:30:00Z"]
     var out: [UInt8] = []
