@@ -72,6 +72,27 @@ private let fipsVectors: [(message: String, digest: String)] = [
         #expect(digest.description == digest.hex)
     }
 
+    /// The contiguous fast path and the element-by-element path must agree on every byte
+    /// value at every position: only 0-9 and a-f are digits.
+    @Test func hexParsingRejectsEveryNonDigitAtEveryPosition() throws {
+        let digest = SHA256.hash(Array("abc".utf8))
+        let text = Array(digest.hex.utf8)
+        let digits = Set("0123456789abcdef".utf8)
+        for position in [0, 1, 31, 32, 62, 63] {
+            for value in 0...255 {
+                var changed = text
+                changed[position] = UInt8(value)
+                let fast = changed.withUnsafeBytes { SHA256Digest(hex: $0) }
+                let slow = SHA256Digest(hex: changed.lazy.map { $0 })  // not contiguous: the general path
+                #expect(fast == slow, "byte \(value) at \(position)")
+                #expect((fast != nil) == digits.contains(UInt8(value)), "byte \(value) at \(position)")
+                if let fast { #expect(fast.hex == String(decoding: changed, as: UTF8.self)) }
+            }
+        }
+        #expect(text.withUnsafeBytes { SHA256Digest(hex: $0) } == digest)
+        #expect(SHA256Digest(hex: Array(text.dropLast())) == nil)
+    }
+
     @Test func bytesRoundTripInOrder() throws {
         let digest = SHA256.hash(Array("abc".utf8))
         #expect(digest.bytes.count == 32)

@@ -50,6 +50,13 @@ public struct SHA256Digest: Hashable, Sendable {
     /// record format has one spelling of a hash and a verifier compares text.
     public init?(hex: some Collection<UInt8>) {
         guard hex.count == 2 * Self.byteCount else { return nil }
+        // Record lines reach here as raw buffers, twice per record (validated, then read):
+        // the iterator-and-Optional loop below cost ~3% of the server's ingest CPU (perf).
+        if let parsed = hex.withContiguousStorageIfAvailable({ Self.parseHex(UnsafeRawBufferPointer($0)) }) {
+            guard let parsed else { return nil }
+            self = parsed
+            return
+        }
         var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         // SAFETY: writes indices 0..<32 of `storage`'s 32 bytes.
         let ok = withUnsafeMutableBytes(of: &storage) { out -> Bool in
@@ -64,6 +71,30 @@ public struct SHA256Digest: Hashable, Sendable {
         }
         guard ok else { return nil }
         self.storage = storage
+    }
+
+    private static func parseHex(_ text: UnsafeRawBufferPointer) -> SHA256Digest? {
+        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var invalid: UInt8 = 0
+        // SAFETY: `text` holds 64 bytes (checked by the caller); writes indices 0..<32 of
+        // `storage`'s 32 bytes.
+        withUnsafeMutableBytes(of: &storage) { out in
+            for index in 0..<byteCount {
+                let high = fastNibble(text[2 &* index]), low = fastNibble(text[2 &* index &+ 1])
+                invalid |= (high | low) & 0xF0
+                out[index] = high << 4 | (low & 0x0F)
+            }
+        }
+        return invalid == 0 ? SHA256Digest(storage: storage) : nil
+    }
+
+    /// The nibble of a lowercase hex digit, or a value ≥ 0x10 for any other byte.
+    @inline(__always)
+    private static func fastNibble(_ char: UInt8) -> UInt8 {
+        let digit = char &- UInt8(ascii: "0")
+        if digit < 10 { return digit }
+        let letter = char &- UInt8(ascii: "a")
+        return letter < 6 ? letter &+ 10 : 0xF0
     }
 
     /// Parses exactly 64 lowercase hex digits (see `init?(hex:)` on bytes).
