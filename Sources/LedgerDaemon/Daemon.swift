@@ -62,6 +62,7 @@ public final class Daemon {
             "records": recovered.records, "chains": recovered.chains.chainCount,
             "last_host_seq": recovered.chains.lastHostSeq, "segments": recovered.segments.count,
             "truncated_bytes": recovered.truncatedBytes, "quarantined": recovered.quarantined.count,
+            "lost_durable_records": recovered.lostDurableCount,
             "ms": (SystemClock.monotonicNanoseconds() - started) / 1_000_000])
         let writer = try JournalWriter(paths: paths, hostID: c.hostID, recovered: recovered, segmentSize: c.segmentSize,
                                        preallocate: true, log: log.withComponent("journal"))

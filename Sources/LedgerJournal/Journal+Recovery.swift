@@ -10,6 +10,8 @@
 //   declared durable) is quarantined: the file moves to journal/quarantine/, its
 //   readable frames still count for chain heads, and the error is logged and counted.
 //   ledgerd never deletes it and never refuses to start because of it.
+// - A stream that ends before the durable checkpoint lost acknowledged records: logged,
+//   counted, and their host_seq values are never reused (Journal+LostDurable.swift).
 
 import LedgerCore
 import LedgerPosix
@@ -45,6 +47,12 @@ public struct RecoveryReport: Sendable {
     public var records = 0
     /// The checkpoint as found before recovery rewrote it.
     public var checkpointFound: UInt64?
+    /// host_seq values the checkpoint declared durable that no segment holds any more
+    /// (docs/JOURNAL.md, "Lost durable records"). They are never handed out again.
+    public var lostDurable: ClosedRange<UInt64>?
+
+    /// How many host_seq values `lostDurable` holds (0 when none).
+    public var lostDurableCount: UInt64 { lostDurable.map { $0.upperBound - $0.lowerBound + 1 } ?? 0 }
 }
 
 public enum JournalRecovery {
@@ -78,9 +86,16 @@ public enum JournalRecovery {
         for gap in state.report.gaps {
             log.error("journal has a host_seq gap", ["from": gap.lowerBound, "to": gap.upperBound])
         }
+        // A segment's name hands out every host_seq before it, even while it holds no frame yet
+        // (a new segment after a quarantine or a loss): none of those is handed out again.
+        var lastHostSeq = max(snapshot.hostSeq, kept.last?.lastHostSeq ?? 0)
+        if let checkpoint = state.checkpoint, checkpoint > lastHostSeq {
+            try reportLostDurable((lastHostSeq + 1)...checkpoint, kept: kept, state: &state)
+            lastHostSeq = checkpoint
+        }
         var report = state.report
         report.segments = kept
-        report.chains = HostChains(hostID: hostID, lastHostSeq: snapshot.hostSeq, heads: snapshot.heads)
+        report.chains = HostChains(hostID: hostID, lastHostSeq: lastHostSeq, heads: snapshot.heads)
         report.checkpointFound = state.checkpoint
         try FileSystem.syncDirectory(paths.journal)
         try FileSystem.syncDirectory(paths.quarantine)
@@ -90,7 +105,7 @@ public enum JournalRecovery {
             let fd = try FileDescriptor.open(segment.file.path, .readOnly)
             try fd.closeAfter { try fd.fsync() }
         }
-        _ = try CheckpointFile(journalDirectory: paths.journal, initial: snapshot.hostSeq)
+        _ = try CheckpointFile(journalDirectory: paths.journal, initial: lastHostSeq)
         return report
     }
 
@@ -100,6 +115,8 @@ public enum JournalRecovery {
         var checkpoint: UInt64?
         var report = RecoveryReport(chains: HostChains(hostID: ""), segments: [])
         let reader = RecordFactsReader()
+        /// Where the last segment read stopped yielding records, and what was there.
+        var streamEnd: StreamEnd?
     }
 
     /// What a frame turned out to be.
@@ -145,6 +162,7 @@ public enum JournalRecovery {
         }
         var expected = header.firstHostSeq
         var writtenEnd: Int64?
+        var end: StreamEnd?
         while true {
             var verdict: FrameVerdict?
             let reader = state.reader
@@ -162,6 +180,7 @@ public enum JournalRecovery {
                 // The zero-filled part of a preallocated segment that no frame reached yet: the
                 // end of the stream, not damage. It stays for the writer to continue into.
                 writtenEnd = frame.offset
+                end = StreamEnd(path: file.path, offset: frame.offset, found: "zeros to the end of the file")
                 break
             }
             let reason: String
@@ -183,6 +202,7 @@ public enum JournalRecovery {
                     try fd.fsync()
                 }
                 state.report.truncatedBytes += size - frame.offset
+                end = StreamEnd(path: file.path, offset: frame.offset, found: "a torn frame (\(reason)), truncated")
                 break
             }
             try quarantine(file, reason: reason, scanner: scanner, paths: paths, hostID: hostID, state: &state,
@@ -190,6 +210,7 @@ public enum JournalRecovery {
             return nil
         }
         let status = try FileSystem.status(file.path)
+        state.streamEnd = end ?? StreamEnd(path: file.path, offset: status.size, found: "the end of the file")
         return SegmentSummary(file: file, size: writtenEnd ?? status.size, lastHostSeq: expected - 1,
                               modifiedMicros: status.modifiedMicroseconds)
     }
@@ -241,6 +262,7 @@ public enum JournalRecovery {
         let name = file.path.split(separator: "/").last.map(String.init) ?? "segment"
         let target = paths.quarantine + "/" + name + "." + String(SystemClock.nowMicroseconds())
         try FileSystem.rename(file.path, to: target)
+        state.streamEnd = StreamEnd(path: target, offset: from ?? 0, found: "damage, quarantined: \(reason)")
         state.report.quarantined.append(QuarantinedSegment(path: target, reason: reason, readableRecords: readable))
         state.log.error("quarantined a damaged journal segment", [
             "path": target, "reason": reason, "readable_records": readable])

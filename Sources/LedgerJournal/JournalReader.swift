@@ -86,6 +86,13 @@ public final class JournalReader {
                 }
                 next = seen + 1
             }
+            if !exhausted, index + 1 < segments.count {
+                // A sealed segment whose last frame is `hostSeq - 1` (a quarantined segment came
+                // next) does not hold `hostSeq` either, though the loop above reached it.
+                let before = scanner.offset
+                if let frame = try scanner.next({ _, _ in }), case .valid = frame.validation {} else { exhausted = true }
+                scanner.seek(to: before)
+            }
             // A segment that ends before `hostSeq` while a later one exists: a gap; go on there.
             if exhausted, index + 1 < segments.count {
                 index += 1

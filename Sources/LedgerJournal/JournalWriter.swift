@@ -39,9 +39,12 @@ public final class JournalWriter {
 
     /// Continues the journal where recovery left it, and rewrites the checkpoint. With
     /// `preallocate`, a new segment is zero-filled to `segmentSize` before its first record and
-    /// the next one is prepared in the background (ledgerd does this; tests choose).
+    /// the next one is prepared in the background (ledgerd does this; tests choose), but only
+    /// while the filesystem keeps `spareReserve` bytes free after it (nil: `segmentSize` + 64 MiB;
+    /// a negative value lets the zeros run that far past the free space, up to ENOSPC).
     public init(paths: JournalPaths, hostID: String, recovered: RecoveryReport,
-                segmentSize: Int64 = Journal.defaultSegmentSize, preallocate: Bool = false, log: Logger? = nil) throws {
+                segmentSize: Int64 = Journal.defaultSegmentSize, preallocate: Bool = false,
+                spareReserve: Int64? = nil, log: Logger? = nil) throws {
         self.paths = paths
         self.hostID = hostID
         self.segmentSize = segmentSize
@@ -50,7 +53,10 @@ public final class JournalWriter {
         durableHostSeq = lastHostSeq
         checkpoint = try CheckpointFile(journalDirectory: paths.journal, initial: lastHostSeq)
         try SegmentSpare.removeLeftover(journalDirectory: paths.journal)
-        spare = preallocate ? SegmentSpare(journalDirectory: paths.journal, size: segmentSize, log: log) : nil
+        spare = preallocate
+            ? SegmentSpare(journalDirectory: paths.journal, size: segmentSize,
+                           reserve: spareReserve ?? SegmentSpare.defaultReserve(segmentSize: segmentSize), log: log)
+            : nil
         // Continue the last segment only if it ends where the stream does; after a quarantine
         // of the last segment the stream is ahead of every kept file, so a new one starts.
         if let last = segments.last, last.lastHostSeq == lastHostSeq {
@@ -94,7 +100,8 @@ public final class JournalWriter {
 
     /// Zero-filling 64 MiB takes a fraction of a second; starting when the current segment is a
     /// quarter full leaves that much time at any rate the disk sustains, and a journal that never
-    /// gets that far never holds a second segment's worth of zeros.
+    /// gets that far never holds a second segment's worth of zeros. Called after every append:
+    /// the spare itself makes at most one attempt per segment.
     private func prepareSpareIfDue() {
         guard let spare, segments[segments.count - 1].size >= segmentSize / 4 else { return }
         spare.prepareInBackground()

@@ -24,8 +24,10 @@ public final class SegmentScanner {
 
     /// The minimum buffer: one whole maximum-size frame.
     static let minimumBuffer = JournalFrame.headerLength + Journal.maxRecordBytes
+    /// What JournalReader and recovery read per pread.
+    public static let defaultBufferSize = 2 << 20
 
-    public init(path: String, bufferSize: Int = 2 << 20) throws {
+    public init(path: String, bufferSize: Int = defaultBufferSize) throws {
         self.path = path
         let fd = try FileDescriptor.open(path, .readOnly)
         var bytes = [UInt8](repeating: 0, count: max(bufferSize, Self.minimumBuffer))
@@ -60,7 +62,10 @@ public final class SegmentScanner {
     /// Returns nil at the exact end of the file.
     public func next(_ body: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> Frame? {
         let readsBefore = reads
-        try fill(from: offset, atLeast: JournalFrame.headerLength)
+        // A header only partly buffered is read whole again, not completed: its buffered part may
+        // be zeros read before the writer wrote there, and once this call has read, the check
+        // below trusts what the buffer holds.
+        try fill(from: offset, atLeast: JournalFrame.headerLength, keepingBuffered: false)
         if buffered(from: offset) == 0 { return nil }
         var validation = view(JournalFrame.validate)
         if case .valid = validation {
@@ -167,13 +172,13 @@ public final class SegmentScanner {
     }
 
     /// Makes sure the buffer holds the file from `position` on, at least `count` bytes of it
-    /// when the file has them.
-    private func fill(from position: Int64, atLeast count: Int) throws {
+    /// when the file has them. When it must read, it keeps the bytes already buffered from
+    /// `position` on and reads the rest behind them, unless `keepingBuffered` is false.
+    private func fill(from position: Int64, atLeast count: Int, keepingBuffered: Bool = true) throws {
         let bufferEnd = bufferOffset + Int64(bufferCount)
         if position >= bufferOffset && position + Int64(count) <= bufferEnd { return }
-        // Keep what is already read from `position` on, then read the rest behind it.
         var kept = 0
-        if position >= bufferOffset && position < bufferEnd {
+        if keepingBuffered && position >= bufferOffset && position < bufferEnd {
             kept = Int(bufferEnd - position)
             let from = Int(position - bufferOffset)
             buffer.withUnsafeMutableBytes { raw in

@@ -44,26 +44,47 @@ enum ZeroFill {
 
 /// The next segment file, zero-filled on a background thread while the current one fills up.
 /// Used by the journal writer's thread (`take`, `prepareInBackground`) and its own queue.
+///
+/// At most one attempt per segment: after a failure (ENOSPC) or a skip for lack of free space,
+/// the next attempt waits for the next rotation (`take`). Retried on every append, as it once
+/// was, each attempt wrote zeros until the disk was full, so a nearly full disk was kept full,
+/// and the journal's own appends could then fail and stop ledgerd acknowledging.
 final class SegmentSpare: @unchecked Sendable {
-    // @unchecked: `state` is read and written only under `lock`.
+    // @unchecked: `state` and `attemptCount` are read and written only under `lock`.
     /// Not a segment name, so no reader, recovery or retention ever looks at it.
     static let fileName = "segment-next.zero"
 
+    /// Room left for everything else on the filesystem besides the current segment (the heads
+    /// snapshot, the relay's cursor and state, logs).
+    static let headroom: Int64 = 64 << 20
+
+    /// The free space a spare of `segmentSize` must leave behind: enough for the current
+    /// segment to grow by a whole segment by appending (it does when it was not zero-filled),
+    /// plus `headroom`.
+    static func defaultReserve(segmentSize: Int64) -> Int64 { segmentSize + headroom }
+
     let path: String
     let size: Int64
+    /// A spare is prepared only while the filesystem would keep at least this much free after it.
+    let reserve: Int64
+    private let directory: String
     private let log: Logger?
     private let lock = Lock()
     private var state = State.idle
+    private var attemptCount = 0
     private let queue = DispatchQueue(label: "ledger.journal.spare", qos: .utility)
     private let done = DispatchGroup()
 
     enum State {
-        case idle, preparing, ready(FileDescriptor), failed
+        /// `unavailable`: the attempt for this segment failed or was skipped; no new one until `take`.
+        case idle, preparing, ready(FileDescriptor), unavailable
     }
 
-    init(journalDirectory: String, size: Int64, log: Logger?) {
+    init(journalDirectory: String, size: Int64, reserve: Int64, log: Logger?) {
+        directory = journalDirectory
         path = journalDirectory + "/" + Self.fileName
         self.size = size
+        self.reserve = reserve
         self.log = log
     }
 
@@ -79,49 +100,75 @@ final class SegmentSpare: @unchecked Sendable {
         try FileSystem.unlink(journalDirectory + "/" + fileName, ignoreMissing: true)
     }
 
-    /// Starts zero-filling a spare unless one is ready or being prepared. A failure (ENOSPC)
-    /// is logged once per attempt; the writer then starts its next segment by appending.
+    /// Starts zero-filling a spare unless one is ready, being prepared, or this segment's attempt
+    /// already failed. Each attempt that fails or is skipped is logged once; the writer then
+    /// starts its next segment by appending.
     func prepareInBackground() {
         let start = lock.withLock { () -> Bool in
-            switch state {
-            case .idle, .failed:
-                state = .preparing
-                return true
-            case .preparing, .ready:
-                return false
-            }
+            guard case .idle = state else { return false }
+            state = .preparing
+            attemptCount += 1
+            return true
         }
         guard start else { return }
         queue.async(group: done) { [self] in
-            var result = State.failed
-            do {
-                let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: 0o640)
-                do {
-                    try fd.setPermissions(0o640)
-                    try ZeroFill.fill(fd, from: 0, to: size, paced: true)
-                    result = .ready(fd)
-                } catch {
-                    try? fd.close()
-                    try? FileSystem.unlink(path, ignoreMissing: true)
-                    throw error
-                }
-            } catch {
-                log?.warn("could not prepare a zero-filled journal segment; the next one grows by appending",
-                          ["path": path, "error": error])
-            }
+            let result = prepare()
             lock.withLock { state = result }
         }
     }
 
-    /// The prepared spare's descriptor (opened for writing, `size` zero bytes, synced), or nil
-    /// when none is ready. The caller owns the descriptor and renames the file.
-    func take() -> FileDescriptor? {
-        lock.withLock {
-            guard case let .ready(fd) = state else { return nil }
-            state = .idle
-            return fd
+    private func prepare() -> State {
+        let available: Int64
+        do {
+            available = try FileSystem.availableBytes(directory)
+        } catch {
+            log?.warn("could not check free space for a zero-filled journal segment; the next one grows by appending",
+                      ["path": path, "error": error])
+            return .unavailable
+        }
+        guard available - size >= reserve else {
+            log?.warn("not preparing a zero-filled journal segment: too little free space; the next one grows by appending",
+                      ["path": path, "available_bytes": available, "spare_bytes": size, "reserve_bytes": reserve])
+            return .unavailable
+        }
+        do {
+            let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: 0o640)
+            do {
+                try fd.setPermissions(0o640)
+                try ZeroFill.fill(fd, from: 0, to: size, paced: true)
+                return .ready(fd)
+            } catch {
+                try? fd.close()
+                try? FileSystem.unlink(path, ignoreMissing: true)
+                throw error
+            }
+        } catch {
+            log?.warn("could not prepare a zero-filled journal segment; the next one grows by appending",
+                      ["path": path, "error": error])
+            return .unavailable
         }
     }
+
+    /// Called at each rotation. Returns the prepared spare's descriptor (opened for writing,
+    /// `size` zero bytes, synced), or nil when none is ready; the caller owns the descriptor and
+    /// renames the file. A failed attempt is forgotten here: the new segment may try once again.
+    func take() -> FileDescriptor? {
+        lock.withLock {
+            switch state {
+            case let .ready(fd):
+                state = .idle
+                return fd
+            case .unavailable:
+                state = .idle
+                return nil
+            case .idle, .preparing:
+                return nil
+            }
+        }
+    }
+
+    /// How many preparations were started (for tests and diagnosis).
+    var attempts: Int { lock.withLock { attemptCount } }
 
     /// For tests: waits until a preparation under way has finished.
     func waitUntilPrepared() { done.wait() }

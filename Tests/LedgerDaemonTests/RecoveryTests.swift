@@ -96,6 +96,57 @@ extension DaemonTests {
         #expect(report.failure == nil && report.records == 101)
     }
 
+    @Test func acknowledged_records_missing_on_disk_are_logged_and_shown_and_ledgerd_keeps_ingesting_after_them() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        try client.send((0..<100).map { event("l-\($0 % 3)") + "\n" }.joined())
+        let acked = client.readLines(100).map(Response.init)
+        #expect(acked.count == 100 && acked.allSatisfy { $0.ok })
+        daemon.kill9()
+        // The disk lost the last ten acknowledged records: zeros where they were, inside the
+        // segment's zero-filled part, below the checkpoint that says 100 are durable.
+        let segment = try SegmentFile.list(in: daemon.dataDir + "/journal").last!.path
+        let scanner = try SegmentScanner(path: segment)
+        var offsets: [Int64] = []
+        while true {
+            offsets.append(scanner.offset)
+            guard let frame = try scanner.next({ _, _ in }), case .valid = frame.validation else { break }
+        }
+        #expect(offsets.count == 101)
+        let fd = try FileDescriptor.open(segment, .writeOnly)
+        try fd.closeAfter { try fd.pwrite([UInt8](repeating: 0, count: Int(offsets[100] - offsets[90])), at: offsets[90]) }
+
+        // ledgerd starts and keeps ingesting: refusing would lose new records too, and bring none back.
+        try daemon.start()
+        let journal = try daemon.status()["journal"] as! [String: Any]
+        #expect((journal["lost_durable_records"] as? NSNumber)?.intValue == 10)
+        #expect((journal["last_host_seq"] as! NSNumber).intValue == 100)
+        let lost = daemon.log().split(separator: "\n").filter { $0.contains("acknowledged journal records are missing") }
+        #expect(lost.count == 1 && lost.first?.contains("level=error") == true)
+        #expect(lost.first?.contains("offset=\(offsets[90])") == true && lost.first?.contains("missing_host_seqs=10") == true)
+        let text = try ledgerctl(["status", "--socket", daemon.socket])
+        #expect(text.output.contains("LOST: 10 acknowledged records missing"), "\(text.output)")
+        let after = try Client(daemon.socket)
+        try after.send(event("l-0") + "\n")
+        #expect(after.readLine().map(Response.init)?.ok == true)
+        #expect(try daemon.terminate() == 0)
+
+        // The next start has nothing new to report; the hole stays visible as a host_seq gap.
+        try daemon.start()
+        let again = try daemon.status()["journal"] as! [String: Any]
+        #expect((again["lost_durable_records"] as? NSNumber)?.intValue == 0)
+        #expect((again["last_host_seq"] as! NSNumber).intValue == 101)
+        #expect(try !ledgerctl(["status", "--socket", daemon.socket]).output.contains("LOST"))
+        #expect(try daemon.terminate() == 0)
+        #expect(daemon.log().contains("msg=\"journal has a host_seq gap\" from=91 to=100"))
+        let hostSeqs = try daemon.journalLines().map { line -> Int in
+            let record = try JSONSerialization.jsonObject(with: Data(line)) as! [String: Any]
+            return (record["host_seq"] as! NSNumber).intValue
+        }
+        #expect(hostSeqs == Array(1...90) + [101])
+    }
+
     @Test func a_corrupted_middle_segment_is_quarantined_and_reported_never_dropped_or_crash_looping() throws {
         let daemon = try DaemonHarness(["--standalone", "--segment-size", "4KiB"])
         try daemon.start()

@@ -8,8 +8,9 @@ final class TempJournal {
     let paths: JournalPaths
     let log = Logger(component: "test", threshold: .error)
 
-    init() throws {
-        base = try FileSystem.makeTemporaryDirectory(prefix: "ljt")
+    /// Under `parent` (default: $TMPDIR or /tmp), e.g. a small tmpfs that can fill up.
+    init(under parent: String? = nil) throws {
+        base = try FileSystem.makeTemporaryDirectory(prefix: "ljt", base: parent)
         paths = JournalPaths(dataDirectory: base + "/data")
     }
 
@@ -56,6 +57,33 @@ final class RecordFactory {
         let batch = frames(count, agents: agents, padding: padding)
         try batch.bytes.withUnsafeBytes { try writer.append($0, first: batch.first, last: batch.last) }
         try writer.sync()
+    }
+}
+
+/// A logger writing to a file of its own (not in the journal's filesystem, whose free space a
+/// test may watch), so a test can count what was logged.
+final class LogFile {
+    let path: String
+    let logger: Logger
+    private let directory: String
+    private let descriptor: FileDescriptor
+
+    init() throws {
+        directory = try FileSystem.makeTemporaryDirectory(prefix: "ljt-log")
+        path = directory + "/test.log"
+        descriptor = try FileDescriptor.open(path, .writeOnly, options: [.create, .append], permissions: 0o600)
+        logger = Logger(component: "test", threshold: .warn, output: descriptor, timestamps: false)
+    }
+
+    deinit {
+        try? descriptor.close()
+        try? FileSystem.removeTree(directory)
+    }
+
+    /// The lines logged so far that contain `text`.
+    func lines(containing text: String) throws -> [String] {
+        try String(decoding: fileBytes(path), as: UTF8.self).split(separator: "\n").map(String.init)
+            .filter { $0.contains(text) }
     }
 }
 

@@ -111,6 +111,16 @@ import Testing
         }
     }
 
+    @Test func available_bytes_of_a_filesystem_and_a_clear_error_for_a_missing_path() throws {
+        try withTemporaryDirectory { dir in
+            let available = try FileSystem.availableBytes(dir)
+            #expect(available > 0)
+            let error = #expect(throws: IOError.self) { _ = try FileSystem.availableBytes(dir + "/missing") }
+            #expect(error?.code == .noSuchFile)
+            #expect(error?.reason == "statvfs(\(dir)/missing)")
+        }
+    }
+
     @Test func group_lookup_by_name() throws {
         #expect(try FileSystem.groupID(named: "root") == 0)
         #expect(try FileSystem.groupID(named: "no-such-group-ledger-test") == nil)

@@ -87,6 +87,10 @@ enum StatusCommand {
             lines.append("              last host_seq \(text("journal", "last_host_seq")), durable \(text("journal", "durable_host_seq")), "
                 + "quarantined segments \(text("journal", "quarantined_segments"))")
             if node(["journal", "failure"]) != nil { lines.append("              FAILED: \(text("journal", "failure"))") }
+            let lost = text("journal", "lost_durable_records")
+            if lost != "-" && lost != "0" {
+                lines.append("              LOST: \(lost) acknowledged records missing from the journal at start (see ledgerd's log)")
+            }
             if text("upstream", "standalone") == "yes" {
                 lines.append("upstream      none (standalone), retention \(text("upstream", "retain_seconds")) s")
             } else {

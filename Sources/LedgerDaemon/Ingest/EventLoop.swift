@@ -48,6 +48,8 @@ final class EventLoop {
     var counters: IngestCounters { state.counters }
     let startedMicros = SystemClock.nowMicroseconds()
     let quarantinedAtStart: Int
+    /// Acknowledged records recovery found missing at this start (docs/JOURNAL.md, "Lost durable records").
+    let lostDurableAtStart: UInt64
 
     /// Frame bytes handed to the committer so far (cumulative).
     var handedBytes: Int64 = 0
@@ -79,6 +81,7 @@ final class EventLoop {
         self.stopEvent = stopEvent
         self.state = IngestState(chains: recovered.chains, dedupe: dedupe)
         self.quarantinedAtStart = recovered.quarantined.count
+        self.lostDurableAtStart = recovered.lostDurableCount
         builder = RecordBuilder(hostID: configuration.hostID)
         progress = committer.snapshot
         epoll = try Epoll(maxEventsPerWait: 256)

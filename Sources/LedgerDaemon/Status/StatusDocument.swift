@@ -26,6 +26,7 @@ extension EventLoop {
         journal.number("last_host_seq", chains.lastHostSeq)
         journal.number("durable_host_seq", progress.durable)
         journal.number("quarantined_segments", UInt64(quarantinedCount()))
+        journal.number("lost_durable_records", lostDurableAtStart)
         if let failure = progress.failure { journal.string("failure", failure) }
         o.object("journal", journal)
 
