@@ -255,7 +255,9 @@ final class EventLoop {
     // MARK: writing
 
     private func writable(_ connection: Connection) {
-        connection.waitingForWritable = false
+        // flush() drops EPOLLOUT from the interest once the output is out. Clearing the flag
+        // first would hide that change from it: EPOLLOUT would stay registered on a socket that
+        // stays writable, and every wait would return at once while the connection is open.
         flush(connection)
         if connection.unreadPaused { checkUnreadPaused() }
     }
