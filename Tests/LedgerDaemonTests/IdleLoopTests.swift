@@ -27,4 +27,23 @@ extension DaemonTests {
         #expect(cpu < Self.idleCPUSeconds, "ledgerd used \(cpu) s of CPU in \(Self.measuredSeconds) s with nothing to do")
         #expect(try daemon.terminate() == 0)
     }
+
+    /// A peer that shut down both ways but keeps its descriptor: its receive queue, full of
+    /// unread answers, is not freed, so the socket never becomes writable again and only a
+    /// write (EPIPE) shows that waiting for it is pointless.
+    @Test func a_writer_that_hangs_up_with_its_socket_full_leaves_the_loop_idle() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let client = try Client(daemon.socket)
+        let lines = 4000  // about 600 KB of answers: more than the socket holds
+        try client.send((0..<lines).map { event("gone-\($0 % 4)") + "\n" }.joined())
+        #expect(try daemon.waitForStatus { try $0.statusNumber("journal", "durable_host_seq") == lines })
+        usleep(300_000)
+        try client.fd.shutdown(.both)
+        usleep(200_000)
+        let cpu = try daemon.cpuSeconds(over: Self.measuredSeconds)
+        #expect(cpu < Self.idleCPUSeconds, "ledgerd used \(cpu) s of CPU in \(Self.measuredSeconds) s")
+        #expect(try daemon.statusNumber("connections", "open") == 0)
+        #expect(try daemon.terminate() == 0)
+    }
 }
