@@ -87,7 +87,8 @@ public final class Daemon {
 
         let wake = try EventFD()
         let stopEvent = try EventFD()
-        let committer = GroupCommitter(writer: writer, policy: c.retention, wake: wake, log: log.withComponent("journal"))
+        let committer = GroupCommitter(writer: writer, policy: c.retention, wake: wake, log: log.withComponent("journal"),
+                                       holdFile: c.journalHoldFile)
         committer.start()
         let signals = try SignalWaiter([.terminate, .interrupt]) { [log] signal in
             log.info("received \(signal)")

@@ -23,6 +23,10 @@ public struct DaemonConfiguration: Sendable {
     public var maxInFlightBytes: Int = 32 << 20
     /// How long a drain waits for slow readers before closing.
     public var drainTimeoutMillis: Int = 5_000
+    /// For tests, not an option: while this file exists the journal thread writes nothing, as
+    /// if the disk had stalled, so that a test can keep connections paused (backpressure) for as
+    /// long as it observes them. Set from LEDGER_TEST_JOURNAL_HOLD.
+    public var journalHoldFile: String?
 
     public init(socketPath: String, dataDirectory: String, hostID: String) {
         self.socketPath = socketPath
@@ -87,6 +91,7 @@ public struct DaemonConfiguration: Sendable {
         segmentSize = Int64(c.bytes("segment-size") ?? Int(segmentSize))
         dedupeWindow = c.int("dedupe-window") ?? dedupeWindow
         maxUnreadResponseBytes = c.bytes("max-unread") ?? maxUnreadResponseBytes
+        journalHoldFile = Environment.get("LEDGER_TEST_JOURNAL_HOLD").flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// /run/ledger.sock for root or when /run is writable, else $XDG_RUNTIME_DIR/ledger.sock.

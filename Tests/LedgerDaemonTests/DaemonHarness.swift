@@ -53,8 +53,8 @@ final class DaemonHarness {
     }
 
     /// Spawns ledgerd and waits until its socket answers.
-    func start(extra: [String] = []) throws {
-        try spawn([Self.ledgerdPath] + baseArguments + extra, environment: [:], listener: nil)
+    func start(extra: [String] = [], environment: [String: String] = [:]) throws {
+        try spawn([Self.ledgerdPath] + baseArguments + extra, environment: environment, listener: nil)
         try waitUntilListening()
     }
 
@@ -133,6 +133,25 @@ final class DaemonHarness {
 
     func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// CPU time (user + system, all threads) ledgerd has used so far, from /proc/PID/stat.
+    func cpuSeconds() throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // After the command name in parentheses: state is field 3, utime 14, stime 15 (proc(5)).
+        guard let close = stat.lastIndex(of: ")") else { throw HarnessError("unexpected /proc/\(pid)/stat: \(stat)") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw HarnessError("unexpected /proc/\(pid)/stat: \(stat)")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// CPU time ledgerd uses during the next `seconds` of wall time.
+    func cpuSeconds(over seconds: Double) throws -> Double {
+        let before = try cpuSeconds()
+        usleep(UInt32(seconds * 1_000_000))
+        return try cpuSeconds() - before
+    }
+
     /// The admin socket's status document.
     func status() throws -> [String: Any] {
         let fd = try UnixSocket.connect(to: socket + ".admin")
@@ -142,6 +161,24 @@ final class DaemonHarness {
             throw HarnessError("status is not a JSON object: \(text)")
         }
         return object
+    }
+
+    /// A number in the status document, e.g. `("journal", "durable_host_seq")`.
+    func statusNumber(_ section: String, _ name: String) throws -> Int {
+        guard let value = (try status()[section] as? [String: Any])?[name] as? NSNumber else {
+            throw HarnessError("status has no \(section).\(name)")
+        }
+        return value.intValue
+    }
+
+    /// Polls the status document until `condition` holds; false after `timeout` seconds.
+    func waitForStatus(timeout: Double = 30, _ condition: (DaemonHarness) throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition(self) { return true }
+            usleep(20_000)
+        }
+        return try condition(self)
     }
 
     /// Every durable record of the journal, as lines.

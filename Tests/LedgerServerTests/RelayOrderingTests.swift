@@ -22,10 +22,12 @@ struct RelayOrderingTests {
         private let done = DispatchSemaphore(value: 0)
         private var result: Result<ServerProcess.Response, Error> = .failure(TestFailure("no answer"))
         private(set) var seconds = 0.0
-        init(_ server: ServerProcess, _ batch: EncodedRelayBatch) {
+        init(_ server: ServerProcess, _ batch: EncodedRelayBatch, onFreshConnection: Bool = false) {
             Thread { [self] in
                 let started = Date()
-                result = Result { try server.postBatch(batch) }
+                result = Result {
+                    try onFreshConnection ? server.postBatchOnFreshConnection(batch) : server.postBatch(batch)
+                }
                 seconds = Date().timeIntervalSince(started)
                 done.signal()
             }.start()
@@ -123,6 +125,61 @@ struct RelayOrderingTests {
         #expect(waiting.seconds < 5)
         #expect(try Self.incidents(server, reader, "forked").map { $0["kind"] as? String } == ["fork"])
         #expect(try server.get("/v1/stats", key: reader).json["records"] as? Int == 5)
+    }
+
+    /// With `--threads 2` (libmicrohttpd's pool, which binds each connection to one thread) a
+    /// waiting batch must not hold a pool thread: more waiters than threads would take the whole
+    /// pool, and the predecessor they wait for could not even be received before their waits ran
+    /// out (docs/SERVER.md "Relay ingest").
+    @Test func waitingBatchesLeaveThePoolToTheirPredecessor() throws {
+        let server = try ServerProcess(extraArguments: ["--threads", "2", "--order-wait", "8s"])
+        let reader = try server.createKey("reader", scopes: "read:events")
+        let host = SimulatedHost(hostID: "pooled", key: try Ed25519PrivateKey())
+        try server.enroll(host)
+        let batches = try Self.pipelinedBatches(host, sizes: [5, 5, 5, 5, 5])
+        var waiting: [PendingPost] = []
+        for batch in batches.dropFirst() {
+            let post = PendingPost(server, batch, onFreshConnection: true)
+            // Received and waiting before the next one comes, as each of a relay's batches in flight.
+            #expect(!post.answered(within: 0.4), "batch \(batch.batchSeq) must wait for host_seq 5")
+            waiting.append(post)
+        }
+        let started = Date()
+        let first = try server.postBatchOnFreshConnection(batches[0])
+        let seconds = Date().timeIntervalSince(started)
+        #expect(first.status == 200, "\(first.text)")
+        #expect(seconds < 3, "the predecessor was answered after \(seconds) s, with four batches waiting for it")
+        // As a relay does: a batch answered 503 with Retry-After is sent again, in order.
+        for (post, batch) in zip(waiting, batches.dropFirst()) {
+            var response = try post.wait()
+            var attempts = 1
+            while response.status == 503, response.headers["retry-after"] != nil, attempts < 30 {
+                sleep(1)
+                response = try server.postBatchOnFreshConnection(batch)
+                attempts += 1
+            }
+            #expect(response.status == 200, "batch \(batch.batchSeq): \(response.text)")
+        }
+        #expect(try Self.incidents(server, reader, "pooled").isEmpty)
+        let verify = try server.get("/v1/verify?host_id=pooled", key: reader).json
+        #expect(verify["valid"] as? Bool == true)
+        #expect(verify["events_verified"] as? Int == 25)
+    }
+
+    /// libmicrohttpd must not be stopped while a connection is suspended (it aborts): SIGTERM
+    /// waits until the suspended batch is answered, here when its wait runs out, after the 10 s
+    /// the server gives requests in flight.
+    @Test func stopWaitsForTheSuspendedBatchToBeAnswered() throws {
+        let server = try ServerProcess(extraArguments: ["--threads", "2", "--order-wait", "12s"])
+        let host = SimulatedHost(hostID: "stopping", key: try Ed25519PrivateKey())
+        try server.enroll(host)
+        let batches = try Self.pipelinedBatches(host, sizes: [5, 5])
+        let waiting = PendingPost(server, batches[1], onFreshConnection: true)
+        #expect(!waiting.answered(within: 0.5))
+        #expect(server.stop() == 0)
+        let answer = try waiting.wait()
+        #expect(answer.status == 503)
+        #expect(answer.error["code"] as? String == "PREDECESSOR_PENDING")
     }
 
     @Test(arguments: Backend.all) func declaredPredecessorIsSignedAndStrict(backend: Backend) throws {

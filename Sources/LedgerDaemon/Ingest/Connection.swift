@@ -51,6 +51,11 @@ final class Connection {
     var waitingForWritable = false
     /// EPOLLIN is off because the writer has more than the unread cap of responses outstanding.
     var unreadPaused = false
+    /// The events registered in the loop's epoll set; nil while the descriptor is not in it.
+    var interest: EpollEvents?
+    /// The peer hung up (EPOLLHUP or EPOLLERR seen). epoll reports that at every wait whatever
+    /// the interest, for as long as the descriptor is in the set.
+    var peerHungUp = false
     /// Since when (monotonic ns) the socket has been full with output waiting; 0 when nothing
     /// waits.
     var stalledSince: UInt64 = 0

@@ -119,11 +119,14 @@ final class EventLoop {
             acceptAll(from: listeners[Int(event.token) - 1], admin: false)
         default:
             guard let connection = connections[event.token] else { return }
+            let hungUp = event.events.contains(.hangup) || event.events.contains(.error)
+            if hungUp { peerHungUp(connection) }
             if event.events.contains(.writable) { writable(connection) }
-            if event.events.contains(.readable) || event.events.contains(.hangup) || event.events.contains(.error) {
-                readable(connection)
-            }
+            if event.events.contains(.readable) || hungUp { readable(connection) }
             finishIfDone(connection)
+            // Reading may be paused (or over) with the connection still open: then it must leave
+            // the epoll set, which updateInterest sees to.
+            if hungUp, connections[connection.id] != nil { updateInterest(connection) }
             // A busy round may take many milliseconds: release what became durable meanwhile
             // instead of waiting for the eventfd at the next round (p99 latency).
             pollDurability()
@@ -161,13 +164,15 @@ final class EventLoop {
             let token = nextToken
             nextToken += 1
             let connection = Connection(id: token, descriptor: fd, origin: origin, isAdmin: admin)
+            let interest: EpollEvents = admin ? [] : .readable
             do {
-                try epoll.add(fd, events: admin ? [] : .readable, token: token)
+                try epoll.add(fd, events: interest, token: token)
             } catch {
                 log.error("epoll add failed", ["error": error])
                 try? fd.close()
                 continue
             }
+            connection.interest = interest
             connections[token] = connection
             if admin {
                 connection.readClosed = true
@@ -246,19 +251,47 @@ final class EventLoop {
         paused.removeAll()
     }
 
+    /// Registers what the connection waits for now. A hung-up connection that waits for nothing
+    /// (its reading paused or over, nothing to write) leaves the epoll set instead, since
+    /// EPOLLHUP would wake every wait at once until the pause ends; resuming brings it back, and
+    /// its remaining lines are read then (docs/PROTOCOL.md: none is lost).
     func updateInterest(_ connection: Connection) {
         var events: EpollEvents = []
         if !connection.readClosed && !connection.readPaused && !connection.unreadPaused && !draining && !connection.isAdmin {
             events.insert(.readable)
         }
         if connection.waitingForWritable { events.insert(.writable) }
-        try? epoll.modify(connection.descriptor, events: events, token: connection.id)
+        let wanted: EpollEvents? = connection.peerHungUp && events.isEmpty ? nil : events
+        guard wanted != connection.interest else { return }
+        let fd = connection.descriptor
+        do {
+            switch (connection.interest, wanted) {
+            case let (nil, events?): try epoll.add(fd, events: events, token: connection.id)
+            case (_?, nil): try epoll.delete(fd)
+            case let (_?, events?): try epoll.modify(fd, events: events, token: connection.id)
+            case (nil, nil): break
+            }
+            connection.interest = wanted
+        } catch {
+            log.error("epoll registration failed", ["connection": connection.id, "error": error])
+        }
+    }
+
+    /// EPOLLHUP/EPOLLERR: the peer closed (or shut down both ways). Writing can only fail now;
+    /// a flush finds out, so that a full socket is no longer waited on. What the peer sent
+    /// before is still in the socket, to be read as usual.
+    private func peerHungUp(_ connection: Connection) {
+        guard !connection.peerHungUp else { return }
+        connection.peerHungUp = true
+        if connection.unsentOutput > 0 { flush(connection) }
     }
 
     // MARK: writing
 
     private func writable(_ connection: Connection) {
-        connection.waitingForWritable = false
+        // flush() drops EPOLLOUT from the interest once the output is out. Clearing the flag
+        // first would hide that change from it: EPOLLOUT would stay registered on a socket that
+        // stays writable, and every wait would return at once while the connection is open.
         flush(connection)
         if connection.unreadPaused { checkUnreadPaused() }
     }
@@ -296,7 +329,7 @@ final class EventLoop {
 
     func finishIfDone(_ connection: Connection) {
         guard connection.isFinished else { return }
-        try? epoll.delete(connection.descriptor)
+        if connection.interest != nil { try? epoll.delete(connection.descriptor) }
         try? connection.descriptor.close()
         connections.removeValue(forKey: connection.id)
         waiting.remove(connection.id)

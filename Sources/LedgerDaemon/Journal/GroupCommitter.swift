@@ -8,6 +8,7 @@
 // fdatasync covers it all, so throughput does not collapse to one fsync per event.
 
 import Dispatch
+internal import Glibc
 import LedgerJournal
 import LedgerPosix
 
@@ -44,12 +45,15 @@ final class GroupCommitter: @unchecked Sendable {
 
     /// Retention runs at most this often (and after a refusal for lack of space).
     private let retentionIntervalMicros: Int64 = 10_000_000
+    /// Tests: nothing is written while this file exists (DaemonConfiguration.journalHoldFile).
+    private let holdFile: String?
 
-    init(writer: JournalWriter, policy: RetentionPolicy, wake: EventFD, log: Logger) {
+    init(writer: JournalWriter, policy: RetentionPolicy, wake: EventFD, log: Logger, holdFile: String? = nil) {
         self.writer = writer
         self.policy = policy
         self.wake = wake
         self.log = log
+        self.holdFile = holdFile
         progress = Progress(durable: writer.durableHostSeq, failure: nil, diskBytes: writer.diskBytes, writtenBytes: 0,
                             segments: writer.segments.count, ackedHostSeq: nil, stopped: false)
     }
@@ -101,6 +105,7 @@ final class GroupCommitter: @unchecked Sendable {
         var written: Int64 = 0
         while true {
             _ = semaphore.wait(timeout: .now() + .seconds(1))
+            holdWhileAsked()
             var last: UInt64 = 0
             var stop = false
             var underPressure = false
@@ -147,6 +152,11 @@ final class GroupCommitter: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    private func holdWhileAsked() {
+        guard let holdFile else { return }
+        while FileSystem.exists(holdFile) && !lock.withLock({ stopRequested }) { usleep(10_000) }
     }
 
     private func publish(written: Int64) {

@@ -50,7 +50,7 @@ public final class LedgerServer: @unchecked Sendable {
     /// Starts listening; returns the bound port.
     @discardableResult
     public func start() throws -> UInt16 {
-        let server = HTTPServer(options: settings.http) { [router] in router.handle($0) }
+        let server = HTTPServer(options: settings.http) { [router] in router.route($0) }
         try server.start()
         http = server
         log.info("listening", ["address": "\(settings.http.host):\(server.boundPort)", "host_id": settings.hostID,

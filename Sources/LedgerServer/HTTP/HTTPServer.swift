@@ -10,6 +10,13 @@ internal import CMicroHTTPD
 // waiting batch is decoded concurrently and joins the same commit. `threads > 0` selects the
 // pool (epoll) for deployments with many idle connections and only quick requests.
 //
+// A handler that waits for another request (HTTPAnswer.later: a relay batch for its
+// predecessor) must not wait on a pool thread: each connection stays on the thread that
+// accepted it, so the awaited request may be queued behind the waiter on that very thread, and
+// a few waiters take the whole pool. In pool mode such a connection is suspended
+// (MHD_suspend_connection) while the work runs on a thread of its own, then resumed to send the
+// answer (HTTPServer+Later.swift).
+//
 // One request is one `Exchange`: created on the first callback (headers read),
 // fed upload data chunk by chunk into a buffer capped at `maxBodyBytes`, and
 // answered on the last callback. A body announced larger than the cap is
@@ -55,18 +62,22 @@ final class Exchange {
     var body: [UInt8] = []
     var tooLarge = false
     var answered = false
+    /// Set while the connection is suspended for `.later` work; holds its response once done.
+    var later: LaterResponse?
 }
 
 public final class HTTPServer: @unchecked Sendable {
     public let options: HTTPServerOptions
-    let handler: (HTTPRequest) -> HTTPResponse
+    let handler: (HTTPRequest) -> HTTPAnswer
     private var daemon: OpaquePointer?
+    /// Connections suspended for `.later` work: MHD must not be stopped while one is.
+    let suspended = SuspendedConnections()
     private let inFlightLock = NSCondition()
     private var inFlight = 0
     /// The port actually bound (useful with port 0).
     public private(set) var boundPort: UInt16 = 0
 
-    public init(options: HTTPServerOptions, handler: @escaping (HTTPRequest) -> HTTPResponse) {
+    public init(options: HTTPServerOptions, handler: @escaping (HTTPRequest) -> HTTPAnswer) {
         self.options = options
         self.handler = handler
     }
@@ -80,7 +91,8 @@ public final class HTTPServer: @unchecked Sendable {
         }
         let perConnection = options.threads <= 0
         let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_ITC.rawValue | MHD_USE_ERROR_LOG.rawValue
-            | (perConnection ? MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_POLL.rawValue : MHD_USE_EPOLL.rawValue)
+            | (perConnection ? MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_POLL.rawValue
+                : MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue)
         let me = Unmanaged.passUnretained(self).toOpaque()
         let completed = unsafeBitCast(HTTPServer.completed as MHD_RequestCompletedCallback, to: OpaquePointer.self)
         daemon = withUnsafePointer(to: &address) { addressPointer in
@@ -107,12 +119,20 @@ public final class HTTPServer: @unchecked Sendable {
     public func stop(timeout: Double = 10) {
         guard let daemon else { return }
         _ = MHD_quiesce_daemon(daemon)
-        let deadline = Date().addingTimeInterval(timeout)
+        waitForRequests(until: Date().addingTimeInterval(timeout))
+        // Stopping MHD with a suspended connection is undefined (microhttpd.h; it aborts). Each
+        // is resumed when its work ends, which is bounded (the relay order wait, then one
+        // commit); then its pool thread needs a moment to send the answer.
+        suspended.waitUntilNone()
+        waitForRequests(until: Date().addingTimeInterval(1))
+        MHD_stop_daemon(daemon)
+        self.daemon = nil
+    }
+
+    private func waitForRequests(until deadline: Date) {
         inFlightLock.lock()
         while inFlight > 0 && inFlightLock.wait(until: deadline) {}
         inFlightLock.unlock()
-        MHD_stop_daemon(daemon)
-        self.daemon = nil
     }
 
     private func began() {
@@ -150,6 +170,11 @@ public final class HTTPServer: @unchecked Sendable {
             return MHD_Result.YES
         }
         let exchange = Unmanaged<Exchange>.fromOpaque(slot).takeUnretainedValue()
+        if let later = exchange.later {
+            // Resumed: the `.later` work is done and left its response.
+            exchange.later = nil
+            return server.queue(later.take(), on: connection)
+        }
         if exchange.answered { 
             uploadSize.pointee = 0
             return MHD_Result.YES
@@ -172,7 +197,10 @@ public final class HTTPServer: @unchecked Sendable {
         let request = HTTPRequest(method: exchange.method, path: path, query: exchange.query,
                                   headers: exchange.headers, body: exchange.body)
         exchange.body = []
-        return server.queue(server.handler(request), on: connection)
+        switch server.handler(request) {
+        case let .now(response): return server.queue(response, on: connection)
+        case let .later(work): return server.runLater(work, for: exchange, on: connection)
+        }
     }
 
     static let completed: MHD_RequestCompletedCallback = { cls, _, requestCls, _ in
@@ -204,7 +232,7 @@ public final class HTTPServer: @unchecked Sendable {
         return (String(url[..<mark]), String(url[url.index(after: mark)...]))
     }
 
-    private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
+    func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
         let mhdResponse: OpaquePointer?
         switch response.body {
         case let .bytes(bytes):

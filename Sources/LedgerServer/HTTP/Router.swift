@@ -5,6 +5,15 @@ import LedgerPosix
 /// Handles requests of one route. Implementations are thread-safe: the HTTP pool calls them concurrently.
 public protocol Responder: Sendable {
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse
+    /// `.later` when answering means waiting for another request (see HTTPAnswer); by default
+    /// `.now(respond(…))`.
+    func answer(to request: HTTPRequest, context: RequestContext) throws -> HTTPAnswer
+}
+
+extension Responder {
+    public func answer(to request: HTTPRequest, context: RequestContext) throws -> HTTPAnswer {
+        .now(try respond(to: request, context: context))
+    }
 }
 
 /// What the router learned before calling a responder.
@@ -55,28 +64,55 @@ public final class Router: @unchecked Sendable {
                             name: "\(method) \(pattern)", responder: responder))
     }
 
+    /// The response, computed on the calling thread (in-process use and tests).
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        (try? route(request).waited()) ?? Self.internalError
+    }
+
+    /// The answer for HTTPServer. Work answered `.later` keeps the error mapping and the metrics
+    /// of the route, taken when it ends (its latency includes the wait).
+    public func route(_ request: HTTPRequest) -> HTTPAnswer {
         let started = DispatchTime.now().uptimeNanoseconds
         var routeName = "unmatched"
-        let response: HTTPResponse
+        let answer: HTTPAnswer
         do {
             let (route, parameters) = try match(request)
             routeName = route.name
             var context = RequestContext(key: nil, parameters: parameters, receivedAtMicros: nowMicros())
             if case let .scope(scope) = route.access { context.key = try authenticate(request, scope) }
-            response = try route.responder.respond(to: request, context: context)
-        } catch let error as HTTPResponseError {
-            response = error.response
-        } catch let error as RecordError {
-            response = RecordErrorAnswer(error).response
+            answer = try route.responder.answer(to: request, context: context)
         } catch {
-            log.error("unhandled error", ["route": routeName, "error": "\(error)"])
-            response = APIError(500, "INTERNAL", "internal error; see the server log").response
+            return .now(finish(response(for: error, routeName), routeName, started))
         }
+        switch answer {
+        case let .now(response):
+            return .now(finish(response, routeName, started))
+        case let .later(work):
+            return .later { [self, routeName] in
+                let response: HTTPResponse
+                do { response = try work() } catch { response = self.response(for: error, routeName) }
+                return self.finish(response, routeName, started)
+            }
+        }
+    }
+
+    private func finish(_ response: HTTPResponse, _ routeName: String, _ started: UInt64) -> HTTPResponse {
         metrics.request(route: routeName, status: response.status,
                         seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
         return response
     }
+
+    private func response(for error: Error, _ routeName: String) -> HTTPResponse {
+        switch error {
+        case let error as HTTPResponseError: return error.response
+        case let error as RecordError: return RecordErrorAnswer(error).response
+        default:
+            log.error("unhandled error", ["route": routeName, "error": "\(error)"])
+            return Self.internalError
+        }
+    }
+
+    static var internalError: HTTPResponse { APIError(500, "INTERNAL", "internal error; see the server log").response }
 
     private func match(_ request: HTTPRequest) throws -> (Route, [String: String]) {
         let path = request.path.split(separator: "/")

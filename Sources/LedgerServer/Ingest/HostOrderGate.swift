@@ -65,6 +65,16 @@ final class HostOrderGate: @unchecked Sendable {
         return line
     }
 
+    /// Whether the host's stream is stored through `predecessor` as far as this process knows
+    /// (`storedHint`: a recent read of the store), so that `admit` would not wait. Never blocks.
+    func isStored(hostID: String, through predecessor: UInt64, storedHint: UInt64) -> Bool {
+        let line = line(hostID)
+        line.condition.lock()
+        defer { line.condition.unlock() }
+        line.stored = max(line.stored, storedHint)
+        return predecessor <= line.stored
+    }
+
     /// Waits until the host's stored host_seq reaches `predecessor` (the batch `batchSeq` …
     /// `lastHostSeq` declared it). `storedHint` is a recent read of the stored host_seq;
     /// `readStored` reads it again (polled while waiting, for commits by other servers).

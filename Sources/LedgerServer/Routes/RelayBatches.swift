@@ -9,7 +9,8 @@ import LedgerCore
 //   400 body does not decompress, body hash header mismatch, a record malformed / not canonical /
 //       hash mismatch / of another host / host_seq not contiguous from X-Ledger-Batch-Seq
 //   413 compressed body over --max-body (before reading) or decompressed over --max-batch-bytes
-//   then, for a batch declaring its predecessor, the HostOrderGate (RelayBatches+Ordering.swift):
+//   then, for a batch declaring its predecessor, the HostOrderGate (RelayBatches+Ordering.swift),
+//   answered `.later` when it has to wait (HTTPAnswer: never on an HTTP pool thread):
 //   503 + Retry-After when the predecessor is not stored in time or failed
 //   then one store transaction (RelayBatchApplier): 200 stored | 200 replay | 409 fork (+ incident)
 //   | 503 predecessor pending
@@ -27,6 +28,10 @@ struct RelayBatchResponder: Responder {
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try answer(to: request, context: context).waited()
+    }
+
+    func answer(to request: HTTPRequest, context: RequestContext) throws -> HTTPAnswer {
         do {
             return try handle(request, context)
         } catch let refusal as Refusal {
@@ -35,7 +40,7 @@ struct RelayBatchResponder: Responder {
         }
     }
 
-    private func handle(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+    private func handle(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPAnswer {
         guard let hostID = request.header(RelayBatch.hostHeader), RelayBatch.isValidHostID(hostID),
               let host = try store.host(id: hostID), host.kind == .relay, let keyText = host.publicKey else {
             throw Refusal(status: 401, code: "UNKNOWN_HOST", message: "the host is not enrolled")
@@ -83,8 +88,18 @@ struct RelayBatchResponder: Responder {
         if let checked { throw Refusal(status: 400, code: "BAD_BATCH", message: checked.description) }
         let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, rows: rows,
                                        receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor)
-        let records = rows.rows
-        switch try appendInOrder(batch, storedHint: host.lastHostSeq) {
+        let storedHint = host.lastHostSeq
+        if let predecessor, !orderGate.isStored(hostID: hostID, through: predecessor, storedHint: storedHint) {
+            // It waits for another request, which must not find this thread taken (HTTPAnswer).
+            return .later { try apply(batch, storedHint: storedHint) }
+        }
+        return .now(try apply(batch, storedHint: storedHint))
+    }
+
+    /// Applies the checked batch in host_seq order (RelayBatches+Ordering.swift) and answers.
+    private func apply(_ batch: VerifiedRelayBatch, storedHint: UInt64) throws -> HTTPResponse {
+        let (hostID, batchSeq, records) = (batch.hostID, batch.batchSeq, batch.rows.rows)
+        switch try appendInOrder(batch, storedHint: storedHint) {
         case let .stored(stored, replayed, incidents):
             metrics.batch("stored", records: stored)
             for incident in incidents { metrics.incident(incident.kind.rawValue) }
