@@ -9,7 +9,8 @@
 // - Anything else (damage in an older segment, or before valid frames the checkpoint
 //   declared durable) is quarantined: the file moves to journal/quarantine/, its
 //   readable frames still count for chain heads, and the error is logged and counted.
-//   ledgerd never deletes it and never refuses to start because of it.
+//   ledgerd never deletes it and never refuses to start because of it. Those heads are
+//   stored in journal/heads before the file moves: no later start reads the file again.
 // - A stream that ends before the durable checkpoint lost acknowledged records: logged,
 //   counted, and their host_seq values are never reused (Journal+LostDurable.swift).
 
@@ -259,6 +260,11 @@ public enum JournalRecovery {
             }
             position = max(scanner.offset, last + 1)
         }
+        // Once the file is in quarantine/ no start reads it again, so the heads its frames moved
+        // would exist only in this run's memory: a restart before the new heads reach a segment
+        // would rebuild older ones and hand their sequences out a second time (a fork). Stored
+        // first, a crash before the move leaves the file to be read again, one after it the heads.
+        if readable > 0 { try state.snapshot.store(paths) }
         let name = file.path.split(separator: "/").last.map(String.init) ?? "segment"
         let target = paths.quarantine + "/" + name + "." + String(SystemClock.nowMicroseconds())
         try FileSystem.rename(file.path, to: target)
