@@ -40,4 +40,7 @@ public enum Journal {
     public static let directoryName = "journal"
     public static let quarantineName = "quarantine"
     public static let checkpointName = "durable"
+    /// The largest host_seq a record can carry: FORMAT.md §1 admits only integers a double holds
+    /// exactly, and recovery's reader refuses larger ones.
+    public static let maxHostSeq: UInt64 = (1 << 53) - 1
 }
