@@ -1,7 +1,10 @@
-// INVARIANT: the snapshot holds the chain heads as of exactly `hostSeq`, every
-// record up to which is durable. Retention writes it (atomically) before it
-// deletes the segments those heads were read from, so a chain never restarts
-// at sequence 1 because its history was forwarded and deleted.
+// INVARIANT: the snapshot holds the chain heads as of exactly `hostSeq`, read
+// from records on disk. It is written (atomically) before the records it was read
+// from leave the journal, so a chain never restarts below its head: by retention
+// before it deletes forwarded segments, and by recovery before it moves a segment
+// whose frames are still readable to quarantine/ (those frames may lie past the
+// checkpoint: counting a record that was never acknowledged leaves a visible
+// sequence gap, forgetting one that was forks the chain).
 
 import LedgerCore
 import LedgerPosix

@@ -9,7 +9,8 @@
 // - Anything else (damage in an older segment, or before valid frames the checkpoint
 //   declared durable) is quarantined: the file moves to journal/quarantine/, its
 //   readable frames still count for chain heads, and the error is logged and counted.
-//   ledgerd never deletes it and never refuses to start because of it.
+//   ledgerd never deletes it and never refuses to start because of it. Those heads are
+//   stored in journal/heads before the file moves: no later start reads the file again.
 // - A stream that ends before the durable checkpoint lost acknowledged records: logged,
 //   counted, and their host_seq values are never reused (Journal+LostDurable.swift).
 
@@ -45,7 +46,8 @@ public struct RecoveryReport: Sendable {
     /// Records whose chain did not continue (after a gap).
     public var discontinuities = 0
     public var records = 0
-    /// The checkpoint as found before recovery rewrote it.
+    /// The checkpoint as found before recovery rewrote it; nil when there was none, or none
+    /// recovery could believe (unreadable, or past `Journal.maxHostSeq`).
     public var checkpointFound: UInt64?
     /// host_seq values the checkpoint declared durable that no segment holds any more
     /// (docs/JOURNAL.md, "Lost durable records"). They are never handed out again.
@@ -70,7 +72,7 @@ public enum JournalRecovery {
         try FileSystem.createDirectory(paths.quarantine, permissions: 0o750)
         var snapshot = try ChainSnapshot.load(paths)
         var state = State(snapshot: snapshot, log: log)
-        state.checkpoint = try? DurableCheckpoint.read(journalDirectory: paths.journal)
+        state.checkpoint = believableCheckpoint(paths, log: log)
         let files = try SegmentFile.list(in: paths.journal)
         var kept: [SegmentSummary] = []
         for (index, file) in files.enumerated() {
@@ -107,6 +109,31 @@ public enum JournalRecovery {
         }
         _ = try CheckpointFile(journalDirectory: paths.journal, initial: lastHostSeq)
         return report
+    }
+
+    /// The checkpoint recovery holds the stream to: nil when there is none, or when it cannot be
+    /// this journal's (both logged). Without one, lost durable records at the end go unnoticed at
+    /// this start, which is why an unreadable one is not passed over in silence.
+    static func believableCheckpoint(_ paths: JournalPaths, log: Logger) -> UInt64? {
+        let value: UInt64?
+        do {
+            value = try DurableCheckpoint.read(journalDirectory: paths.journal)
+        } catch {
+            log.warn("the durable checkpoint is unreadable and is ignored: records lost from the end of the journal "
+                     + "cannot be detected at this start", ["path": paths.checkpoint, "error": error])
+            return nil
+        }
+        // No record can carry a host_seq past maxHostSeq, so ledgerd never declared one durable:
+        // the file came from elsewhere. Believed, it would be reported as that many lost records
+        // and number the next record where no reader accepts it (UInt64.max would overflow at every
+        // start). Any smaller value is believed however far it runs past the segments: see
+        // docs/JOURNAL.md, "A checkpoint far past the segments".
+        if let value, value > Journal.maxHostSeq {
+            log.error("the durable checkpoint names a host_seq no record can carry, and is ignored", [
+                "path": paths.checkpoint, "checkpoint_host_seq": value, "max_host_seq": Journal.maxHostSeq])
+            return nil
+        }
+        return value
     }
 
     struct State {
@@ -259,6 +286,11 @@ public enum JournalRecovery {
             }
             position = max(scanner.offset, last + 1)
         }
+        // Once the file is in quarantine/ no start reads it again, so the heads its frames moved
+        // would exist only in this run's memory: a restart before the new heads reach a segment
+        // would rebuild older ones and hand their sequences out a second time (a fork). Stored
+        // first, a crash before the move leaves the file to be read again, one after it the heads.
+        if readable > 0 { try state.snapshot.store(paths) }
         let name = file.path.split(separator: "/").last.map(String.init) ?? "segment"
         let target = paths.quarantine + "/" + name + "." + String(SystemClock.nowMicroseconds())
         try FileSystem.rename(file.path, to: target)

@@ -20,6 +20,7 @@
 //     segment-00000000000000000001.log   header + frames, first host_seq in the name
 //     segment-00000000000000052117.log
 //     durable                            24-byte checkpoint: last durable host_seq
+//     heads                              chain heads as of a host_seq (retention; recovery before a quarantine)
 //     quarantine/                        damaged segments, moved aside at start
 //
 //   segment header:  "LDGRJNL\0" | u32 version | u32 header length | u64 first host_seq |
@@ -39,4 +40,7 @@ public enum Journal {
     public static let directoryName = "journal"
     public static let quarantineName = "quarantine"
     public static let checkpointName = "durable"
+    /// The largest host_seq a record can carry: FORMAT.md §1 admits only integers a double holds
+    /// exactly, and recovery's reader refuses larger ones.
+    public static let maxHostSeq: UInt64 = (1 << 53) - 1
 }

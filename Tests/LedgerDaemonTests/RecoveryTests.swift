@@ -147,6 +147,72 @@ extension DaemonTests {
         #expect(hostSeqs == Array(1...90) + [101])
     }
 
+    @Test func chains_continue_after_a_quarantined_last_segment_even_across_a_restart_with_nothing_written() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        let agents = ["q-0", "q-1", "q-2"]
+        let client = try Client(daemon.socket)
+        try client.send((0..<30).map { event(agents[$0 % 3]) + "\n" }.joined())
+        let acked = client.readLines(30).map(Response.init)
+        #expect(acked.count == 30 && acked.allSatisfy { $0.ok })
+        var heads: [String: Response] = [:]
+        for response in acked { heads[response.agentID!] = response }
+        #expect(agents.map { heads[$0]?.sequence } == [10, 10, 10])
+        daemon.kill9()
+
+        // One flipped bit in the 15th frame (q-2's fifth record), with durable frames after it:
+        // the disk changed data the checkpoint declared durable, so the segment is quarantined.
+        let segments = try SegmentFile.list(in: daemon.dataDir + "/journal")
+        #expect(segments.count == 1)
+        let scanner = try SegmentScanner(path: segments[0].path)
+        var offsets: [Int64] = []
+        while true {
+            offsets.append(scanner.offset)
+            guard let frame = try scanner.next({ _, _ in }), case .valid = frame.validation else { break }
+        }
+        #expect(offsets.count == 31)
+        let fd = try FileDescriptor.open(segments[0].path, .readWrite)
+        try fd.closeAfter {
+            var byte: [UInt8] = [0]
+            _ = try byte.withUnsafeMutableBytes { try fd.pread(into: $0, at: offsets[14] + 40) }
+            byte[0] ^= 0x10
+            try fd.pwrite(byte, at: offsets[14] + 40)
+        }
+
+        try daemon.start()
+        let status = try daemon.status()["journal"] as! [String: Any]
+        #expect((status["quarantined_segments"] as! NSNumber).intValue == 1)
+        #expect(try daemon.terminate() == 0)
+        #expect(daemon.log().contains("quarantined a damaged journal segment"))
+        // Stopped with nothing written: the quarantined frames are no longer in the journal, and
+        // this start must still continue every chain after its true head.
+        try daemon.start()
+        let after = try Client(daemon.socket)
+        try after.send(agents.map { event($0) + "\n" }.joined())
+        let next = after.readLines(3).map(Response.init)
+        #expect(next.count == 3 && next.allSatisfy { $0.ok })
+        #expect(next.map(\.sequence) == [11, 11, 11])
+        #expect(try daemon.terminate() == 0)
+        #expect(!daemon.log().contains("acknowledged journal records are missing"))
+
+        // The export is what the journal still holds: one record per chain at host_seq 31-33,
+        // each a partial chain anchored at the hash of the record acknowledged as its tenth.
+        let export = try ledgerctl(["export", "--data-dir", daemon.dataDir])
+        #expect(export.status == 0 && export.output.split(separator: "\n").count == 3)
+        let verify = try ledgerctl(["verify", "-"], input: export.output)
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.hasPrefix("OK 3 records, 3 chains"), "\(verify.output)")
+        for agent in agents {
+            let anchored = "partial chain test-host/\(agent) starts at sequence 11, anchored at prev_hash \(heads[agent]!.hash!) "
+            #expect(verify.output.contains(anchored), "\(agent): \(verify.output)")
+        }
+        // As the host's complete stream, the export shows the documented gap: the quarantined
+        // host_seq 1-30, and nothing else.
+        let complete = try ledgerctl(["verify", "--complete", "-"], input: export.output)
+        #expect(complete.status == 1 && complete.output.contains("host_seq 31 where 1 was expected"),
+                "\(complete.output)")
+    }
+
     @Test func a_corrupted_middle_segment_is_quarantined_and_reported_never_dropped_or_crash_looping() throws {
         let daemon = try DaemonHarness(["--standalone", "--segment-size", "4KiB"])
         try daemon.start()

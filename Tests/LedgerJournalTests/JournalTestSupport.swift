@@ -87,6 +87,16 @@ final class LogFile {
     }
 }
 
+/// The offsets of every valid frame in `path`, then the offset where the last one ends.
+func frameOffsets(_ path: String) throws -> [Int64] {
+    let scanner = try SegmentScanner(path: path)
+    var offsets: [Int64] = []
+    while true {
+        offsets.append(scanner.offset)
+        guard let frame = try scanner.next({ _, _ in }), case .valid = frame.validation else { return offsets }
+    }
+}
+
 func fileBytes(_ path: String) throws -> [UInt8] { try FileSystem.readFile(path, limit: 1 << 30) }
 
 func writeFile(_ path: String, _ bytes: [UInt8]) throws {

@@ -69,6 +69,8 @@ import Testing
         // empty segment's name still keeps the lost positions taken.
         let again = try JournalRecovery.recover(paths: journal.paths, hostID: "host-1", log: log.logger)
         #expect(again.lostDurable == nil && again.chains.lastHostSeq == 30 && again.gaps == [21...30])
+        // The heads of a loss come from the kept records alone, so the next start rebuilds them.
+        #expect(again.chains.heads == report.chains.heads)
         #expect(try log.lines(containing: "acknowledged journal records are missing").count == 1)
         let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: again,
                                        segmentSize: Self.size, preallocate: preallocate)
@@ -101,6 +103,68 @@ import Testing
         #expect(try FileSystem.status(journal.segments()[0].path).size == Self.size)
     }
 
+    /// A checkpoint above 2^53-1 names a host_seq no record can carry (FORMAT.md §1: numbers
+    /// exact as doubles), so this journal's ledgerd never wrote it. Believed, it would report
+    /// trillions of lost records and number new records past what any reader accepts (or, at
+    /// UInt64.max, trap on the next host_seq at every start).
+    @Test(arguments: [UInt64(1) << 53, UInt64(1) << 60, UInt64.max])
+    func a_checkpoint_no_record_could_carry_is_ignored_with_an_error(value: UInt64) throws {
+        let journal = try TempJournal()
+        let log = try LogFile()
+        let factory = RecordFactory()
+        do {
+            let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: journal.recover())
+            try factory.write(30, to: writer)
+        }
+        try writeFile(journal.paths.checkpoint, DurableCheckpoint.encode(value))
+        let report = try JournalRecovery.recover(paths: journal.paths, hostID: "host-1", log: log.logger)
+        #expect(report.lostDurable == nil)
+        #expect(report.chains.lastHostSeq == 30 && report.chains.heads == factory.chains.heads)
+        #expect(try DurableCheckpoint.read(journalDirectory: journal.paths.journal) == 30)
+        let errors = try log.lines(containing: "the durable checkpoint names a host_seq no record can carry")
+        #expect(errors.count == 1 && errors.first?.contains("level=error") == true, "\(errors)")
+        #expect(errors.first?.contains("checkpoint_host_seq=\(value)") == true, "\(errors)")
+        #expect(try log.lines(containing: "acknowledged journal records are missing").isEmpty)
+        let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: report)
+        #expect(writer.segments.map(\.file.firstHostSeq) == [1])
+    }
+
+    /// The largest value a record can carry is believed, however far past the segments: see
+    /// docs/JOURNAL.md ("A checkpoint far past the segments") for why no closer bound is safe.
+    @Test func a_checkpoint_far_past_the_segments_that_a_record_could_carry_is_believed() throws {
+        let journal = try TempJournal()
+        let log = try LogFile()
+        do {
+            let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: journal.recover())
+            try RecordFactory().write(30, to: writer)
+        }
+        let largest: UInt64 = (1 << 53) - 1
+        try writeFile(journal.paths.checkpoint, DurableCheckpoint.encode(largest))
+        let report = try JournalRecovery.recover(paths: journal.paths, hostID: "host-1", log: log.logger)
+        #expect(report.lostDurable == 31...largest && report.chains.lastHostSeq == largest)
+        #expect(try log.lines(containing: "acknowledged journal records are missing").count == 1)
+    }
+
+    /// An unreadable checkpoint cannot say whether acknowledged records are missing: recovery
+    /// goes by the segments, and says so.
+    @Test func an_unreadable_checkpoint_is_reported_and_recovery_goes_by_the_segments() throws {
+        let journal = try TempJournal()
+        let log = try LogFile()
+        do {
+            let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: journal.recover())
+            try RecordFactory().write(30, to: writer)
+        }
+        var bytes = DurableCheckpoint.encode(30)
+        bytes[9] ^= 0x01  // host_seq 286: the CRC no longer matches
+        try writeFile(journal.paths.checkpoint, bytes)
+        let report = try JournalRecovery.recover(paths: journal.paths, hostID: "host-1", log: log.logger)
+        #expect(report.lostDurable == nil && report.chains.lastHostSeq == 30)
+        let warnings = try log.lines(containing: "the durable checkpoint is unreadable")
+        #expect(warnings.count == 1 && warnings.first?.contains("path=\(journal.paths.checkpoint)") == true,
+                "\(warnings)")
+        #expect(try DurableCheckpoint.read(journalDirectory: journal.paths.journal) == 30)
+    }
+
     /// After the last segment is quarantined, the writer starts a new one after its positions;
     /// a restart before anything is written there must not start another segment below it.
     @Test func a_new_empty_segment_after_a_quarantine_keeps_its_host_seq_across_a_restart() throws {
@@ -124,15 +188,5 @@ import Testing
         let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: again)
         #expect(writer.segments.map(\.file.firstHostSeq) == [31])
         #expect(try journal.segments().map(\.firstHostSeq) == [31])
-    }
-
-    /// The offsets of every frame in `path`, then the offset where the last one ends.
-    func frameOffsets(_ path: String) throws -> [Int64] {
-        let scanner = try SegmentScanner(path: path)
-        var offsets: [Int64] = []
-        while true {
-            offsets.append(scanner.offset)
-            guard let frame = try scanner.next({ _, _ in }), case .valid = frame.validation else { return offsets }
-        }
     }
 }
