@@ -101,7 +101,8 @@ public final class Relay: @unchecked Sendable {
         do { key = try KeyFile.readPrivateKey(at: c.keyPath) } catch {
             throw RelayError.key(path: c.keyPath, reason: "\(error)")
         }
-        let acked = try CursorFile.read(path: c.cursorPath)
+        let savedCursor = try CursorFile.read(path: c.cursorPath)
+        let acked = savedCursor?.ackedHostSeq ?? 0
         let board = StatusBoard(path: c.statusPath, journal: paths, server: c.serverURL, log: log)
         board.update(important: true) {
             $0.state = .starting
@@ -114,6 +115,12 @@ public final class Relay: @unchecked Sendable {
                                      + "no spaces)")
         }
         board.update { $0.hostID = hostID }
+        if let savedCursor {
+            do { try CursorFile.check(savedCursor, path: c.cursorPath, hostID: hostID, journal: paths) } catch {
+                board.failure(.stopped, "\(error)")
+                throw error
+            }
+        }
         let clients = try (0..<c.inFlight).map { _ in
             try HTTPClient(connectTimeoutMillis: c.connectTimeoutMillis,
                            requestTimeoutMillis: c.requestTimeoutMillis, caFile: c.caFile)
@@ -123,11 +130,6 @@ public final class Relay: @unchecked Sendable {
         if isStopping { return }
 
         let durable = (try? DurableCheckpoint.read(journalDirectory: paths.journal)) ?? nil
-        if let durable, durable < acked {
-            log.error("the journal's durable position is behind the cursor: was the journal replaced? New records "
-                      + "will reuse host_seq values the server holds, which it refuses as a fork", [
-                        "durable_host_seq": durable, "acked_host_seq": acked])
-        }
         log.info("forwarding", ["host_id": hostID, "server": c.serverURL, "from_host_seq": acked + 1,
                                 "durable_host_seq": durable ?? 0, "batch_records": c.batchRecords,
                                 "backlog_batch_records": c.backlogBatchRecords, "batch_bytes": c.batchBytes,

@@ -1,0 +1,116 @@
+// End-to-end: what ledger-relay does at start when its state and the journal disagree, with
+// the real ledgerd, ledger-relay and ledger-server. Serialized like RelayEndToEndTests.
+
+import Foundation
+import Glibc
+import LedgerJournal
+import LedgerPosix
+@testable import LedgerRelay
+import Testing
+
+@Suite(.serialized)
+struct RelayStartupTests {
+    /// ledgerd's flags for a journal whose retention would act at once: tiny segments, no
+    /// minimum age. Retention runs when ledgerd starts, then every 10 s.
+    static let eagerRetention = ["--retain", "0s", "--segment-size", "4KiB"]
+
+    /// Forwards `count` records, then stops the relay and ledgerd: the state directory with its
+    /// cursor stays behind.
+    private func forwardThenStop(_ stack: TestStack, _ count: Int) throws {
+        try stack.startServer()
+        try stack.startDaemon()
+        try stack.enrollKey()
+        try stack.startRelay()
+        #expect(try stack.send(count) == count)
+        try stack.waitForServer(records: count)
+        try waitUntil("the cursor reaches \(count)", seconds: 10) { stack.cursor == UInt64(count) }
+        stack.relay?.terminate()
+        stack.daemon?.terminate()
+    }
+
+    /// Ten records per group commit, so that 4 KiB segments rotate and retention has sealed
+    /// segments to delete.
+    private func sendInSmallCommits(_ stack: TestStack, _ count: Int) throws -> Int {
+        var accepted = 0
+        for _ in 0..<(count / 10) { accepted += try stack.send(10) }
+        #expect(try SegmentFile.list(in: JournalPaths(dataDirectory: stack.dataDirectory).journal).count > 5)
+        return accepted
+    }
+
+    private func cursorFile(_ stack: TestStack) -> RelayCursor? { RelayCursor.read(path: stack.stateDirectory + "/cursor") }
+
+    /// A reinstall with a new host id: the journal is recreated, /var/lib/ledger-relay survives.
+    @Test func aCursorOfAnotherHostStopsTheStartAndRetentionKeepsTheNewJournal() throws {
+        let stack = try TestStack("otherhost")
+        try forwardThenStop(stack, 300)
+        let oldHost = stack.hostID
+        try FileSystem.removeTree(stack.dataDirectory)
+        stack.hostID = oldHost + "-new"
+        try stack.enrollKey()
+        try stack.startDaemon(Self.eagerRetention)
+        let fresh = try sendInSmallCommits(stack, 200)
+        // Retention runs at start: believing the old cursor (300) it would delete every sealed
+        // segment of the new journal (host_seq 1…200) as forwarded.
+        stack.daemon?.terminate()
+        try stack.startDaemon(Self.eagerRetention)
+        // Retention logs once it has judged the cursor; without that line, give it time to act.
+        try? waitUntil("ledgerd says retention ignores the cursor", seconds: 10) {
+            stack.daemon?.log.contains("retention ignores the relay cursor") == true
+        }
+        #expect(stack.daemon?.log.contains("retention ignores the relay cursor") == true)
+        #expect(try stack.journalRecordCount() == fresh)
+
+        try stack.startRelay()
+        let status = stack.relay?.exitStatus(within: 20)
+        #expect(status == 1, "the relay should refuse to start; it \(status == nil ? "still runs" : "exited \(status!)")")
+        let log = stack.relay?.log ?? ""
+        #expect(log.contains("refusing to start"), "\(log)")
+        #expect(log.contains("belongs to host \\\"\(oldHost)\\\"") && log.contains("\(stack.hostID)"), "\(log)")
+        #expect(log.contains("mv \(stack.stateDirectory)/cursor"), "\(log)")
+        // Nothing was sent and nothing about the old journal changed.
+        #expect(cursorFile(stack) == RelayCursor(ackedHostSeq: 300, hostID: oldHost))
+        #expect(try stack.serverHolds()?.records ?? 0 == 0)
+        #expect(stack.relayStatus?.state == .stopped)
+
+        // The operator sees both refusals in one place.
+        let (code, text) = try runTool("ledgerctl", ["status", "--socket", stack.socketPath])
+        #expect(code == 0)
+        #expect(text.contains("CURSOR IGNORED: the relay cursor"), "\(text)")
+        #expect(text.contains("relay         stopped: refusing to start"), "\(text)")
+        #expect(text.contains("unforwarded backlog \(fresh) records"), "\(text)")
+        // The way out the message gives: move the cursor away; the new journal goes from its start.
+        try FileSystem.rename(stack.stateDirectory + "/cursor", to: stack.stateDirectory + "/cursor.old")
+        try stack.startRelay()
+        try stack.waitForServer(records: fresh)
+        _ = try stack.verifyServer(expected: fresh)
+        try waitUntil("the cursor names the new host", seconds: 10) {
+            cursorFile(stack) == RelayCursor(ackedHostSeq: UInt64(fresh), hostID: stack.hostID)
+        }
+    }
+
+    /// The same host id on a wiped data directory: the journal starts again at host_seq 1 while
+    /// the cursor says the server holds 1…300.
+    @Test func aCursorAheadOfARecreatedJournalStopsTheStart() throws {
+        let stack = try TestStack("ahead")
+        try forwardThenStop(stack, 300)
+        try FileSystem.removeTree(stack.dataDirectory)
+        try stack.startDaemon(Self.eagerRetention)
+        #expect(try sendInSmallCommits(stack, 100) == 100)
+        stack.daemon?.terminate()
+        try stack.startDaemon(Self.eagerRetention)
+        // Retention logs once it has judged the cursor; without that line, give it time to act.
+        try? waitUntil("ledgerd says retention ignores the cursor", seconds: 10) {
+            stack.daemon?.log.contains("retention ignores the relay cursor") == true
+        }
+        #expect(stack.daemon?.log.contains("retention ignores the relay cursor") == true)
+        #expect(try stack.journalRecordCount() == 100)
+
+        try stack.startRelay()
+        let status = stack.relay?.exitStatus(within: 20)
+        #expect(status == 1, "the relay should refuse to start; it \(status == nil ? "still runs" : "exited \(status!)")")
+        let log = stack.relay?.log ?? ""
+        #expect(log.contains("acknowledged host_seq 300") && log.contains("ends at host_seq 100"), "\(log)")
+        #expect(cursorFile(stack) == RelayCursor(ackedHostSeq: 300, hostID: stack.hostID))
+        #expect(try stack.serverHolds()?.records == 300)
+    }
+}
