@@ -32,7 +32,9 @@ public final class JournalReader {
         let durable = try durableHostSeq()
         var last = after
         var delivered = 0
+        var repositioned = false
         while last < durable, delivered < limit {
+            let kept = self.scanner != nil && scannerNext == last + 1
             guard let scanner = try position(at: last + 1) else { break }
             var keepGoing = true
             var progressed = false
@@ -58,9 +60,18 @@ public final class JournalReader {
             }
             if !keepGoing || delivered >= limit || last >= durable { break }
             // The end of this segment: the next pass opens the one after it. No progress
-            // means the files do not (yet) hold what the checkpoint says: stop for now.
+            // means the files do not (yet) hold what the checkpoint says: stop for now. Unless
+            // the scanner was the one kept from the last call: it sits at the end of a segment
+            // the writer has sealed since, and the records are in the next one, which a fresh
+            // positioning finds (else they would wait for the next wake-up).
             self.scanner = nil
-            if !progressed { break }
+            if !progressed {
+                if kept && !repositioned {
+                    repositioned = true
+                    continue
+                }
+                break
+            }
         }
         return last
     }
