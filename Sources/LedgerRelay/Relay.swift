@@ -202,11 +202,28 @@ public final class Relay: @unchecked Sendable {
     /// The journal's host_id, from its oldest segment's header; waits until ledgerd wrote one.
     private func waitForHostID(_ paths: JournalPaths, _ watcher: JournalWatcher, _ board: StatusBoard) throws -> String? {
         var logged = false
+        var loggedHeader = false
         while !isStopping {
-            if let first = (try? SegmentFile.list(in: paths.journal))?.first {
-                let scanner = try SegmentScanner(path: first.path)
+            let segments = (try? SegmentFile.list(in: paths.journal)) ?? []
+            if let first = segments.first {
+                let scanner: SegmentScanner
+                do { scanner = try SegmentScanner(path: first.path) } catch let error as IOError
+                    where error.code == .noSuchFile {
+                    // Retention deleted it between the listing and the open; the next one is oldest now.
+                    continue
+                }
                 switch scanner.header {
                 case let .success(header): return header.hostID
+                case .failure(.truncated) where segments.count == 1:
+                    // ledgerd creates a segment's file, then writes its header: at its very first
+                    // start the relay can look in between. A crash there leaves the file so until
+                    // ledgerd's next start, whose recovery removes it; waiting is right either way.
+                    if !loggedHeader {
+                        log.info("waiting for ledgerd to write the first segment's header", ["segment": first.path])
+                        loggedHeader = true
+                    }
+                    try watcher.wait(timeoutNanos: Self.headerRetryNanos)
+                    continue
                 case let .failure(problem):
                     throw RelayError.journal("\(first.path): \(problem)")
                 }
@@ -219,4 +236,7 @@ public final class Relay: @unchecked Sendable {
         }
         return nil
     }
+
+    /// How soon a header caught half-written is read again when no inotify event comes first.
+    static let headerRetryNanos: UInt64 = 50_000_000
 }

@@ -113,4 +113,34 @@ struct RelayStartupTests {
         #expect(cursorFile(stack) == RelayCursor(ackedHostSeq: 300, hostID: stack.hostID))
         #expect(try stack.serverHolds()?.records == 300)
     }
+
+    /// ledgerd's very first start creates the first segment's file, then writes its header; a
+    /// relay started at the same time can find the file empty or its header cut short, and must
+    /// wait for it rather than exit.
+    @Test(arguments: [0, 12])
+    func aFirstSegmentWithoutItsHeaderYetIsWaitedFor(headerBytes: Int) throws {
+        let stack = try TestStack("header\(headerBytes)")
+        try stack.startServer()
+        try stack.enrollKey()
+        let journal = JournalPaths(dataDirectory: stack.dataDirectory)
+        try FileSystem.createDirectory(stack.dataDirectory, permissions: 0o750)
+        try FileSystem.createDirectory(journal.journal, permissions: 0o750)
+        let header = SegmentHeader(firstHostSeq: 1, hostID: stack.hostID).encoded()
+        try FileSystem.writeAtomically(Array(header.prefix(headerBytes)),
+                                       to: journal.journal + "/" + SegmentFile.name(firstHostSeq: 1), permissions: 0o640)
+        try stack.startRelay()
+        try waitUntil("the relay says it waits for the header", seconds: 10) {
+            stack.relay?.log.contains("waiting for ledgerd to write the first segment's header") == true
+                || stack.relay?.isRunning == false
+        }
+        usleep(300_000)
+        #expect(stack.relay?.isRunning == true, "the relay exited: \(stack.relay?.log ?? "")")
+        #expect(stack.relayStatus?.state == .starting)
+
+        // ledgerd's recovery removes the headerless segment and writes it again, header first.
+        try stack.startDaemon()
+        let sent = try stack.send(100)
+        try stack.waitForServer(records: sent)
+        _ = try stack.verifyServer(expected: sent)
+    }
 }
