@@ -138,7 +138,9 @@ public final class Relay: @unchecked Sendable {
 
         let queue = BatchQueue(capacity: c.preparedBatches)
         let cursor = CursorWriter(path: c.cursorPath, hostID: hostID, initial: acked, log: log)
-        let batcher = Batcher(reader: JournalReader(dataDirectory: c.dataDirectory), after: acked,
+        let reader = JournalReader(dataDirectory: c.dataDirectory)
+        reader.onStallChange = { [log] stall in Self.report(stall, log: log, board: board) }
+        let batcher = Batcher(reader: reader, after: acked,
                               maxRecords: c.batchRecords, backlogMaxRecords: c.backlogBatchRecords,
                               maxBytes: c.batchBytes, log: log)
         let pool = SealPool(sealers: (0..<c.sealThreads).map { _ in
@@ -197,6 +199,27 @@ public final class Relay: @unchecked Sendable {
         _ = uploaderDone.wait(timeout: .now() + .seconds(2))
         cursor.finish()
         board.update(important: true) { $0.ackedHostSeq = cursor.durableValue }
+    }
+
+    /// A stall is otherwise silent: the relay keeps running, caught up as far as it can read,
+    /// while the records from the unreadable one on wait (and are skipped, as a host_gap on the
+    /// server, once ledgerd starts a new segment).
+    private static func report(_ stall: JournalReader.Stall?, log: Logger, board: StatusBoard) {
+        guard let stall else {
+            log.warn("reading the journal moves on past the unreadable record; the records after it in its "
+                     + "segment are not forwarded (the server records a host_gap)")
+            board.update(important: true) { $0.journalStall = nil }
+            return
+        }
+        log.error("a durable journal record cannot be read: forwarding stops before it until ledgerd starts a new "
+                  + "segment, which skips the rest of this one. Check the disk (dmesg); ledgerd's next start "
+                  + "quarantines or truncates the segment (docs/JOURNAL.md, \"Recovery on start\")", [
+                    "segment": stall.segment, "offset": stall.offset, "host_seq": stall.hostSeq,
+                    "durable_host_seq": stall.durableHostSeq, "found": stall.found])
+        board.update(important: true) {
+            $0.journalStall = "host_seq \(stall.hostSeq) unreadable in \(stall.segment) at offset \(stall.offset): "
+                + "\(stall.found); records after it wait"
+        }
     }
 
     /// The journal's host_id, from its oldest segment's header; waits until ledgerd wrote one.

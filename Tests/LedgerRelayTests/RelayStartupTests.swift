@@ -17,14 +17,7 @@ struct RelayStartupTests {
     /// Forwards `count` records, then stops the relay and ledgerd: the state directory with its
     /// cursor stays behind.
     private func forwardThenStop(_ stack: TestStack, _ count: Int) throws {
-        try stack.startServer()
-        try stack.startDaemon()
-        try stack.enrollKey()
-        try stack.startRelay()
-        #expect(try stack.send(count) == count)
-        try stack.waitForServer(records: count)
-        try waitUntil("the cursor reaches \(count)", seconds: 10) { stack.cursor == UInt64(count) }
-        stack.relay?.terminate()
+        try forwardThenStopRelay(stack, count)
         stack.daemon?.terminate()
     }
 
@@ -35,6 +28,18 @@ struct RelayStartupTests {
         for _ in 0..<(count / 10) { accepted += try stack.send(10) }
         #expect(try SegmentFile.list(in: JournalPaths(dataDirectory: stack.dataDirectory).journal).count > 5)
         return accepted
+    }
+
+    /// Forwards `count` records and stops the relay; ledgerd and the server keep running.
+    private func forwardThenStopRelay(_ stack: TestStack, _ count: Int) throws {
+        try stack.startServer()
+        try stack.startDaemon()
+        try stack.enrollKey()
+        try stack.startRelay()
+        #expect(try stack.send(count) == count)
+        try stack.waitForServer(records: count)
+        try waitUntil("the cursor reaches \(count)", seconds: 10) { stack.cursor == UInt64(count) }
+        stack.relay?.terminate()
     }
 
     private func cursorFile(_ stack: TestStack) -> RelayCursor? { RelayCursor.read(path: stack.stateDirectory + "/cursor") }
@@ -142,5 +147,46 @@ struct RelayStartupTests {
         let sent = try stack.send(100)
         try stack.waitForServer(records: sent)
         _ = try stack.verifyServer(expected: sent)
+    }
+
+    /// A damaged durable frame in the segment ledgerd is writing holds forwarding back until the
+    /// next segment; the relay must say so once, in its log and in `ledgerctl status`.
+    @Test func aDamagedDurableFrameInTheActiveSegmentIsReportedOnceAndShownInStatus() throws {
+        let stack = try TestStack("stall")
+        try forwardThenStopRelay(stack, 100)
+        #expect(try stack.send(100) == 100)
+        let segment = try #require(try SegmentFile.list(in: JournalPaths(dataDirectory: stack.dataDirectory).journal).last)
+        let scanner = try SegmentScanner(path: segment.path)
+        var damaged: Int64 = -1
+        while damaged < 0 {
+            var seen: UInt64 = 0
+            let at = scanner.offset
+            guard let frame = try scanner.next({ hostSeq, _ in seen = hostSeq }), case .valid = frame.validation else { break }
+            if seen == 150 { damaged = at }
+        }
+        #expect(damaged > 0)
+        let fd = try FileDescriptor.open(segment.path, .writeOnly)
+        try fd.closeAfter { try fd.pwrite(Array("XX".utf8), at: damaged + 40) }
+
+        try stack.startRelay()
+        try stack.waitForServer(records: 149)
+        try waitUntil("the relay reports the unreadable record", seconds: 10) {
+            stack.relay?.log.contains("a durable journal record cannot be read") == true
+        }
+        // More records and wake-ups behind the stall: still one report.
+        for _ in 0..<5 {
+            #expect(try stack.send(10) == 10)
+            usleep(100_000)
+        }
+        let log = stack.relay?.log ?? ""
+        #expect(log.components(separatedBy: "a durable journal record cannot be read").count == 2, "\(log)")
+        #expect(log.contains("host_seq=150") && log.contains("offset=\(damaged)") && log.contains(segment.path), "\(log)")
+        #expect(try stack.serverHolds()?.records == 149)
+        try waitUntil("the status file shows the stall", seconds: 5) {
+            stack.relayStatus?.journalStall?.contains("host_seq 150 unreadable in \(segment.path) at offset \(damaged)") == true
+        }
+        let (code, text) = try runTool("ledgerctl", ["status", "--socket", stack.socketPath])
+        #expect(code == 0)
+        #expect(text.contains("JOURNAL STALLED: host_seq 150 unreadable"), "\(text)")
     }
 }
