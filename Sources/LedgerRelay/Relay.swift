@@ -97,6 +97,7 @@ public final class Relay: @unchecked Sendable {
         do { try FileSystem.createDirectory(c.stateDirectory, permissions: 0o750) } catch {
             throw RelayError.state(path: c.stateDirectory, reason: "\(error)")
         }
+        CursorFile.removeStaleTemporaries(in: c.stateDirectory, for: [c.cursorPath, c.enrolledMarkerPath], log: log)
         let key: Ed25519PrivateKey
         do { key = try KeyFile.readPrivateKey(at: c.keyPath) } catch {
             throw RelayError.key(path: c.keyPath, reason: "\(error)")
@@ -125,8 +126,9 @@ public final class Relay: @unchecked Sendable {
             try HTTPClient(connectTimeoutMillis: c.connectTimeoutMillis,
                            requestTimeoutMillis: c.requestTimeoutMillis, caFile: c.caFile)
         }
-        try Enrollment.enrollIfNeeded(token: c.enrollToken, key: key, hostID: hostID, configuration: c,
-                                      client: clients[0], board: board, log: log, shouldStop: { isStopping })
+        let enrollment = try Enrollment.enrollIfNeeded(token: c.enrollToken, key: key, hostID: hostID,
+                                                       configuration: c, client: clients[0], board: board, log: log,
+                                                       shouldStop: { isStopping })
         if isStopping { return }
 
         let durable = (try? DurableCheckpoint.read(journalDirectory: paths.journal)) ?? nil
@@ -138,6 +140,11 @@ public final class Relay: @unchecked Sendable {
 
         let queue = BatchQueue(capacity: c.preparedBatches)
         let cursor = CursorWriter(path: c.cursorPath, hostID: hostID, initial: acked, log: log)
+        if case .unconfirmed = enrollment {
+            cursor.afterFirstWrite = { [log] in
+                Enrollment.confirm(hostID: hostID, key: key, configuration: c, board: board, log: log)
+            }
+        }
         let reader = JournalReader(dataDirectory: c.dataDirectory)
         reader.onStallChange = { [log] stall in Self.report(stall, log: log, board: board) }
         let batcher = Batcher(reader: reader, after: acked,

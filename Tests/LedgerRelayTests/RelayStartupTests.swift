@@ -189,4 +189,63 @@ struct RelayStartupTests {
         #expect(code == 0)
         #expect(text.contains("JOURNAL STALLED: host_seq 150 unreadable"), "\(text)")
     }
+
+    /// The server enrolls the key but its 201 never arrives; the retry is refused (the token is
+    /// spent), yet batches go through. The first accepted batch settles the enrollment: marker
+    /// written, misleading error cleared, token not sent on the next start.
+    @Test func anEnrollmentWhoseAnswerWasLostIsSettledByTheFirstAcceptedBatch() throws {
+        let stack = try TestStack("enrollost")
+        try stack.startServer()
+        try stack.startDaemon()
+        let token = try stack.enrollmentToken()
+        let proxy = try ChaosProxy(upstreamPort: stack.serverPort)
+        defer { proxy.close() }
+        proxy.mode = .dropResponse
+        try stack.startRelay(serverURL: proxy.url, ["--enroll-token", token])
+        try waitUntil("the server enrolled the host", seconds: 20) { (try? stack.serverHolds()) != nil }
+        proxy.mode = .pass
+        try waitUntil("the relay hears the retry refused", seconds: 20) {
+            stack.relayStatus?.lastError?.hasPrefix("enrollment refused: 401") == true
+        }
+        let marker = stack.stateDirectory + "/enrolled"
+        #expect(!FileSystem.exists(marker))
+
+        let sent = try stack.send(100)
+        try stack.waitForServer(records: sent)
+        try waitUntil("the enrollment marker is written", seconds: 10) { FileSystem.exists(marker) }
+        try waitUntil("the refusal is cleared from the status", seconds: 10) {
+            stack.relayStatus.map { $0.lastError == nil && $0.state == .forwarding } == true
+        }
+        #expect(stack.relay?.log.contains("the server accepts this host's batches") == true)
+
+        // The token stays configured; the next start does not send it (no second refusal).
+        stack.relay?.terminate()
+        try stack.startRelay(serverURL: proxy.url, ["--enroll-token", token])
+        #expect(try stack.send(50) == 50)
+        try stack.waitForServer(records: sent + 50)
+        let log = stack.relay?.log ?? ""
+        #expect(!log.contains("enrollment refused"), "\(log)")
+        #expect(stack.relayStatus?.lastError == nil)
+    }
+
+    /// kill -9 between creating a temporary cursor and renaming it leaves `cursor.tmp-…`, under a
+    /// new name each time; the next start removes them.
+    @Test func temporaryFilesOfInterruptedWritesAreRemovedAtStart() throws {
+        let stack = try TestStack("tmpfiles")
+        try stack.startServer()
+        try stack.startDaemon()
+        try stack.enrollKey()
+        try FileSystem.createDirectory(stack.stateDirectory, permissions: 0o750)
+        let stale = ["cursor.tmp-1f2e3d", "cursor.tmp-99", "enrolled.tmp-abc"]
+        for name in stale {
+            try FileSystem.writeAtomically(Array("{\"acked_host_seq\":7".utf8), to: stack.stateDirectory + "/" + name)
+        }
+        try FileSystem.writeAtomically([], to: stack.stateDirectory + "/unrelated.tmp-1")
+        try stack.startRelay()
+        #expect(try stack.send(20) == 20)
+        try stack.waitForServer(records: 20)
+        let names = try FileSystem.contentsOfDirectory(stack.stateDirectory)
+        #expect(names.filter { $0.contains(".tmp-") } == ["unrelated.tmp-1"], "\(names)")
+        #expect(stack.relay?.log.contains("removed a temporary file left by an interrupted write") == true)
+    }
 }
