@@ -2,7 +2,9 @@
 // (the relay's acknowledged host_seq covers its last one) or the host is
 // standalone, and only as part of a prefix of the journal; the chain snapshot
 // covering it is stored first. Unforwarded records are never deleted, not even
-// when the disk cap is reached: new lines are refused instead.
+// when the disk cap is reached: new lines are refused instead. Only a cursor
+// written for this journal counts (its host_id, a position the journal reached):
+// one left over from an earlier journal would pass off new records as forwarded.
 
 import LedgerCore
 import LedgerPosix
@@ -15,6 +17,8 @@ public struct RetentionPolicy: Sendable {
     public var standalone: Bool
     /// Where to read the relay's acknowledged position (unused when standalone).
     public var relayCursorPath: String
+    /// Shared by every copy of the policy: retention and the status document judge the cursor alike.
+    public let cursorJudge = RelayCursorJudge()
 
     public init(retainMicros: Int64 = 7 * 86_400 * 1_000_000, standalone: Bool = false,
                 relayCursorPath: String = RelayCursor.defaultPath) {
@@ -43,6 +47,8 @@ public struct RetentionResult: Sendable, Equatable {
     public var deletedSegments = 0
     public var freedBytes: Int64 = 0
     public var ackedHostSeq: UInt64?
+    /// Why the relay cursor was not believed, when it was not.
+    public var ignoredCursor: String?
 }
 
 extension JournalWriter {
@@ -51,7 +57,7 @@ extension JournalWriter {
     public func applyRetention(_ policy: RetentionPolicy, now: Int64, underPressure: Bool,
                                log: Logger) throws -> RetentionResult {
         var result = RetentionResult()
-        result.ackedHostSeq = policy.standalone ? nil : RelayCursor.read(path: policy.relayCursorPath)
+        if !policy.standalone { (result.ackedHostSeq, result.ignoredCursor) = relayAcknowledged(policy, log: log) }
         let count = policy.deletableCount(segments, acked: result.ackedHostSeq, now: now, underPressure: underPressure)
         guard count > 0 else { return result }
         var snapshot = try ChainSnapshot.load(paths)
@@ -79,5 +85,20 @@ extension JournalWriter {
                 "path": segment.file.path, "last_host_seq": segment.lastHostSeq, "pressure": underPressure])
         }
         return result
+    }
+
+    /// The acknowledged host_seq of a cursor written for this journal; one that is not is
+    /// logged once (retention runs every 10 s).
+    private func relayAcknowledged(_ policy: RetentionPolicy, log: Logger) -> (UInt64?, String?) {
+        let (standing, change) = policy.cursorJudge.judge(path: policy.relayCursorPath, hostID: hostID,
+                                                           lastHostSeq: lastHostSeq)
+        switch change {
+        case .ignored: log.error("retention ignores the relay cursor", ["reason": standing.ignoredReason ?? ""])
+        case .believed:
+            log.info("retention uses the relay cursor again: it belongs to this journal", [
+                "path": policy.relayCursorPath, "acked_host_seq": standing.ackedHostSeq ?? 0])
+        case .none: break
+        }
+        return (standing.ackedHostSeq, standing.ignoredReason)
     }
 }

@@ -97,11 +97,13 @@ public final class Relay: @unchecked Sendable {
         do { try FileSystem.createDirectory(c.stateDirectory, permissions: 0o750) } catch {
             throw RelayError.state(path: c.stateDirectory, reason: "\(error)")
         }
+        CursorFile.removeStaleTemporaries(in: c.stateDirectory, for: [c.cursorPath, c.enrolledMarkerPath], log: log)
         let key: Ed25519PrivateKey
         do { key = try KeyFile.readPrivateKey(at: c.keyPath) } catch {
             throw RelayError.key(path: c.keyPath, reason: "\(error)")
         }
-        let acked = try CursorFile.read(path: c.cursorPath)
+        let savedCursor = try CursorFile.read(path: c.cursorPath)
+        let acked = savedCursor?.ackedHostSeq ?? 0
         let board = StatusBoard(path: c.statusPath, journal: paths, server: c.serverURL, log: log)
         board.update(important: true) {
             $0.state = .starting
@@ -114,20 +116,22 @@ public final class Relay: @unchecked Sendable {
                                      + "no spaces)")
         }
         board.update { $0.hostID = hostID }
+        if let savedCursor {
+            do { try CursorFile.check(savedCursor, path: c.cursorPath, hostID: hostID, journal: paths) } catch {
+                board.failure(.stopped, "\(error)")
+                throw error
+            }
+        }
         let clients = try (0..<c.inFlight).map { _ in
             try HTTPClient(connectTimeoutMillis: c.connectTimeoutMillis,
                            requestTimeoutMillis: c.requestTimeoutMillis, caFile: c.caFile)
         }
-        try Enrollment.enrollIfNeeded(token: c.enrollToken, key: key, hostID: hostID, configuration: c,
-                                      client: clients[0], board: board, log: log, shouldStop: { isStopping })
+        let enrollment = try Enrollment.enrollIfNeeded(token: c.enrollToken, key: key, hostID: hostID,
+                                                       configuration: c, client: clients[0], board: board, log: log,
+                                                       shouldStop: { isStopping })
         if isStopping { return }
 
         let durable = (try? DurableCheckpoint.read(journalDirectory: paths.journal)) ?? nil
-        if let durable, durable < acked {
-            log.error("the journal's durable position is behind the cursor: was the journal replaced? New records "
-                      + "will reuse host_seq values the server holds, which it refuses as a fork", [
-                        "durable_host_seq": durable, "acked_host_seq": acked])
-        }
         log.info("forwarding", ["host_id": hostID, "server": c.serverURL, "from_host_seq": acked + 1,
                                 "durable_host_seq": durable ?? 0, "batch_records": c.batchRecords,
                                 "backlog_batch_records": c.backlogBatchRecords, "batch_bytes": c.batchBytes,
@@ -136,7 +140,14 @@ public final class Relay: @unchecked Sendable {
 
         let queue = BatchQueue(capacity: c.preparedBatches)
         let cursor = CursorWriter(path: c.cursorPath, hostID: hostID, initial: acked, log: log)
-        let batcher = Batcher(reader: JournalReader(dataDirectory: c.dataDirectory), after: acked,
+        if case .unconfirmed = enrollment {
+            cursor.afterFirstWrite = { [log] in
+                Enrollment.confirm(hostID: hostID, key: key, configuration: c, board: board, log: log)
+            }
+        }
+        let reader = JournalReader(dataDirectory: c.dataDirectory)
+        reader.onStallChange = { [log] stall in Self.report(stall, log: log, board: board) }
+        let batcher = Batcher(reader: reader, after: acked,
                               maxRecords: c.batchRecords, backlogMaxRecords: c.backlogBatchRecords,
                               maxBytes: c.batchBytes, log: log)
         let pool = SealPool(sealers: (0..<c.sealThreads).map { _ in
@@ -197,14 +208,52 @@ public final class Relay: @unchecked Sendable {
         board.update(important: true) { $0.ackedHostSeq = cursor.durableValue }
     }
 
+    /// A stall is otherwise silent: the relay keeps running, caught up as far as it can read,
+    /// while the records from the unreadable one on wait (and are skipped, as a host_gap on the
+    /// server, once ledgerd starts a new segment).
+    private static func report(_ stall: JournalReader.Stall?, log: Logger, board: StatusBoard) {
+        guard let stall else {
+            log.warn("reading the journal moves on past the unreadable record; the records after it in its "
+                     + "segment are not forwarded (the server records a host_gap)")
+            board.update(important: true) { $0.journalStall = nil }
+            return
+        }
+        log.error("a durable journal record cannot be read: forwarding stops before it until ledgerd starts a new "
+                  + "segment, which skips the rest of this one. Check the disk (dmesg); ledgerd's next start "
+                  + "quarantines or truncates the segment (docs/JOURNAL.md, \"Recovery on start\")", [
+                    "segment": stall.segment, "offset": stall.offset, "host_seq": stall.hostSeq,
+                    "durable_host_seq": stall.durableHostSeq, "found": stall.found])
+        board.update(important: true) {
+            $0.journalStall = "host_seq \(stall.hostSeq) unreadable in \(stall.segment) at offset \(stall.offset): "
+                + "\(stall.found); records after it wait"
+        }
+    }
+
     /// The journal's host_id, from its oldest segment's header; waits until ledgerd wrote one.
     private func waitForHostID(_ paths: JournalPaths, _ watcher: JournalWatcher, _ board: StatusBoard) throws -> String? {
         var logged = false
+        var loggedHeader = false
         while !isStopping {
-            if let first = (try? SegmentFile.list(in: paths.journal))?.first {
-                let scanner = try SegmentScanner(path: first.path)
+            let segments = (try? SegmentFile.list(in: paths.journal)) ?? []
+            if let first = segments.first {
+                let scanner: SegmentScanner
+                do { scanner = try SegmentScanner(path: first.path) } catch let error as IOError
+                    where error.code == .noSuchFile {
+                    // Retention deleted it between the listing and the open; the next one is oldest now.
+                    continue
+                }
                 switch scanner.header {
                 case let .success(header): return header.hostID
+                case .failure(.truncated) where segments.count == 1:
+                    // ledgerd creates a segment's file, then writes its header: at its very first
+                    // start the relay can look in between. A crash there leaves the file so until
+                    // ledgerd's next start, whose recovery removes it; waiting is right either way.
+                    if !loggedHeader {
+                        log.info("waiting for ledgerd to write the first segment's header", ["segment": first.path])
+                        loggedHeader = true
+                    }
+                    try watcher.wait(timeoutNanos: Self.headerRetryNanos)
+                    continue
                 case let .failure(problem):
                     throw RelayError.journal("\(first.path): \(problem)")
                 }
@@ -217,4 +266,7 @@ public final class Relay: @unchecked Sendable {
         }
         return nil
     }
+
+    /// How soon a header caught half-written is read again when no inotify event comes first.
+    static let headerRetryNanos: UInt64 = 50_000_000
 }

@@ -13,6 +13,10 @@ public enum RelayError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The state directory (cursor, status) cannot be written. Give the relay's user write
     /// access to --state-dir; nothing was forwarded past the last cursor.
     case state(path: String, reason: String)
+    /// The cursor was not written for this journal (another host_id, none, or a position the
+    /// journal never reached): forwarding from it would skip records. The reason says what the
+    /// operator should check and do; docs/OPERATIONS.md, "relay refuses to start".
+    case cursor(path: String, reason: String)
     /// libcurl could not be initialised (out of memory, broken installation). Reinstall
     /// libcurl4 and restart.
     case transport(String)
@@ -28,6 +32,7 @@ public enum RelayError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .key(path, reason): return "host key \(path): \(reason)"
         case let .journal(message): return "journal: \(message)"
         case let .state(path, reason): return "state \(path): \(reason)"
+        case let .cursor(path, reason): return "refusing to start: the cursor \(path) is not this journal's: \(reason)"
         case let .transport(message): return "transport: \(message)"
         case let .refused(status, code, message): return "server refused with \(status) \(code): \(message)"
         }

@@ -125,10 +125,19 @@ extension DaemonTests {
         // With an acknowledged position from the relay's cursor file, the backlog shrinks.
         #expect(try daemon.terminate() == 0)
         let cursor = daemon.dir + "/cursor"
-        try FileSystem.writeAtomically(RelayCursor.encode(ackedHostSeq: 5), to: cursor)
+        try FileSystem.writeAtomically(RelayCursor.encode(ackedHostSeq: 5, hostID: "test-host"), to: cursor)
         try daemon.start(extra: ["--relay-cursor", cursor])
         let later = try daemon.status()
         #expect(((later["upstream"] as! [String: Any])["unforwarded_records"] as! NSNumber).intValue == 7)
+        #expect((later["upstream"] as! [String: Any])["relay_cursor_ignored"] == nil)
+        #expect(try daemon.terminate() == 0)
+        // A cursor written for another host's journal counts for nothing, and status says why.
+        try FileSystem.writeAtomically(RelayCursor.encode(ackedHostSeq: 5, hostID: "other-host"), to: cursor)
+        try daemon.start(extra: ["--relay-cursor", cursor])
+        let foreign = try daemon.status()["upstream"] as! [String: Any]
+        #expect((foreign["unforwarded_records"] as! NSNumber).intValue == 12)
+        #expect(foreign["acked_host_seq"] == nil)
+        #expect((foreign["relay_cursor_ignored"] as? String)?.contains("belongs to host \"other-host\"") == true)
         #expect(try daemon.terminate() == 0)
     }
 }

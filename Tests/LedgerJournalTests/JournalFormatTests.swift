@@ -90,11 +90,18 @@ import Testing
         #expect(ChainSnapshot.decode(bytes) == nil)
     }
 
-    @Test func relay_cursor_reads_acked_host_seq_and_nothing_else() {
-        #expect(RelayCursor.parse(Array("{\"acked_host_seq\":52116,\"host_id\":\"web-1\"}\n".utf8)) == 52116)
-        #expect(RelayCursor.parse(RelayCursor.encode(ackedHostSeq: 7, hostID: "h")) == 7)
-        for bad in ["", "52116", "{\"acked_host_seq\":-1}", "{\"acked_host_seq\":\"5\"}", "{\"other\":1}", "{"] {
+    @Test func relay_cursor_reads_acked_host_seq_and_host_id() {
+        #expect(RelayCursor.parse(Array("{\"acked_host_seq\":52116,\"host_id\":\"web-1\"}\n".utf8))
+                == RelayCursor(ackedHostSeq: 52116, hostID: "web-1"))
+        #expect(RelayCursor.parse(RelayCursor.encode(ackedHostSeq: 7, hostID: "h\u{e9}\"")) == RelayCursor(ackedHostSeq: 7, hostID: "h\u{e9}\""))
+        #expect(RelayCursor.parse(Array("{\"acked_host_seq\":3}".utf8)) == RelayCursor(ackedHostSeq: 3, hostID: nil))
+        for bad in ["", "52116", "{\"acked_host_seq\":-1}", "{\"acked_host_seq\":\"5\"}", "{\"other\":1}", "{",
+                    "{\"acked_host_seq\":5,\"host_id\":7}"] {
             #expect(RelayCursor.parse(Array(bad.utf8)) == nil, "\(bad)")
         }
+        // Names are compared byte for byte: "é" precomposed and decomposed are different hosts.
+        #expect(RelayCursor(ackedHostSeq: 1, hostID: "h\u{e9}").belongs(to: "h\u{e9}"))
+        #expect(!RelayCursor(ackedHostSeq: 1, hostID: "h\u{e9}").belongs(to: "he\u{301}"))
+        #expect(!RelayCursor(ackedHostSeq: 1, hostID: nil).belongs(to: "h"))
     }
 }

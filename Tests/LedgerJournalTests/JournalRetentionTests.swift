@@ -46,7 +46,7 @@ import Testing
             var result = try writer.applyRetention(policy, now: SystemClock.nowMicroseconds() + 1, underPressure: false,
                                                    log: journal.log)
             #expect(result.deletedSegments == 0)
-            try FileSystem.writeAtomically(RelayCursor.encode(ackedHostSeq: 35), to: cursor)
+            try FileSystem.writeAtomically(RelayCursor.encode(ackedHostSeq: 35, hostID: "host-1"), to: cursor)
             result = try writer.applyRetention(policy, now: SystemClock.nowMicroseconds() + 1, underPressure: false,
                                                log: journal.log)
             #expect(result.deletedSegments > 0 && result.ackedHostSeq == 35)
@@ -63,5 +63,47 @@ import Testing
         for agent in 0..<3 {
             #expect(next.chains.heads["agent-\(agent)"]!.sequence == factory.chains.heads["agent-\(agent)"]!.sequence + 1)
         }
+    }
+
+    /// A cursor left over from another journal (reinstall, new --host-id, wiped data directory,
+    /// cloned VM image) must not make the new journal's records count as forwarded.
+    @Test func retention_ignores_a_cursor_not_written_for_this_journal_and_logs_it_once() throws {
+        let journal = try TempJournal()
+        let logFile = try LogFile()
+        let factory = RecordFactory()
+        let cursor = journal.base + "/cursor"
+        let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: try journal.recover(),
+                                       segmentSize: 4096)
+        for _ in 0..<6 { try factory.write(10, to: writer, agents: 3) }
+        #expect(writer.segments.count > 3)
+        let policy = RetentionPolicy(retainMicros: 0, relayCursorPath: cursor)
+        func pass(pressure: Bool = false) throws -> RetentionResult {
+            try writer.applyRetention(policy, now: SystemClock.nowMicroseconds() + 1, underPressure: pressure,
+                                      log: logFile.logger)
+        }
+        func ignoredLines() throws -> Int { try logFile.lines(containing: "retention ignores the relay cursor").count }
+
+        for (index, content) in [RelayCursor.encode(ackedHostSeq: 35, hostID: "old-host"),
+                                 RelayCursor.encode(ackedHostSeq: 35),
+                                 RelayCursor.encode(ackedHostSeq: 500, hostID: "host-1")].enumerated() {
+            try FileSystem.writeAtomically(content, to: cursor)
+            for pressure in [false, true, false] {
+                let result = try pass(pressure: pressure)
+                #expect(result.deletedSegments == 0 && result.ackedHostSeq == nil)
+                #expect(result.ignoredCursor?.contains(cursor) == true)
+            }
+            #expect(try ignoredLines() == index + 1, "each cursor is logged once, however many passes see it")
+        }
+        #expect(try pass().ignoredCursor?.contains("past the last one this journal handed out (60)") == true)
+
+        // A cursor that was once past this journal stays ignored after the journal grew past it:
+        // its host_seq 1…500 are this journal's, not the ones the server acknowledged.
+        for _ in 0..<46 { try factory.write(10, to: writer, agents: 3) }
+        #expect(try pass(pressure: true).deletedSegments == 0)
+        #expect(try ignoredLines() == 3)
+
+        try FileSystem.writeAtomically(RelayCursor.encode(ackedHostSeq: 35, hostID: "host-1"), to: cursor)
+        let result = try pass()
+        #expect(result.deletedSegments > 0 && result.ackedHostSeq == 35 && result.ignoredCursor == nil)
     }
 }

@@ -38,6 +38,33 @@ import Testing
         #expect(last == firstPass + 3)
     }
 
+    /// The kept reader sits at the end of a segment; the writer seals it and syncs records into
+    /// the next one. The first read after the rotation delivers them: not the next inotify event
+    /// or the relay's 2 s fallback.
+    @Test(arguments: [false, true])
+    func a_kept_reader_reads_the_first_records_of_a_new_segment_in_the_same_call(preallocate: Bool) throws {
+        let journal = try TempJournal()
+        let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: journal.recover(),
+                                       segmentSize: 8 << 10, preallocate: preallocate, log: journal.log)
+        let factory = RecordFactory()
+        let reader = JournalReader(dataDirectory: journal.paths.dataDirectory)
+        var last: UInt64 = 0
+        var rotations = 0
+        while rotations < 20 {
+            let segments = writer.segments.count
+            try factory.write(1, to: writer)
+            if writer.segments.count > segments { rotations += 1 }
+            var delivered: [UInt64] = []
+            last = try reader.read(after: last) { hostSeq, _ in
+                delivered.append(hostSeq)
+                return true
+            }
+            #expect(delivered == [writer.durableHostSeq], "rotation \(rotations): a read delivered \(delivered)")
+            #expect(last == writer.durableHostSeq)
+            if last != writer.durableHostSeq { return }
+        }
+    }
+
     /// Frame lengths (header included) that add up to exactly `total`, at most 64 KiB each.
     func frameLengths(filling total: Int64) -> [Int] {
         let chunk: Int64 = 64 << 10

@@ -96,6 +96,9 @@ enum StatusCommand {
             } else {
                 lines.append("upstream      acked host_seq \(text("upstream", "acked_host_seq")), unforwarded backlog "
                     + "\(text("upstream", "unforwarded_records")) records")
+                if node(["upstream", "relay_cursor_ignored"]) != nil {
+                    lines.append("              CURSOR IGNORED: \(text("upstream", "relay_cursor_ignored"))")
+                }
                 // The relay keeps its status next to its cursor (docs/RELAY.md).
                 let cursor = text("upstream", "relay_cursor")
                 if let slash = cursor.lastIndex(of: "/"),

@@ -15,8 +15,15 @@ extension EventLoop {
         o.string("data_dir", configuration.dataDirectory)
         o.bool("draining", draining)
 
-        let acked = configuration.retention.standalone
-            ? nil : RelayCursor.read(path: configuration.retention.relayCursorPath)
+        var cursor: RelayCursor.Standing = .absent
+        if !configuration.retention.standalone {
+            let change: RelayCursorJudge.Change
+            (cursor, change) = configuration.retention.cursorJudge.judge(
+                path: configuration.retention.relayCursorPath, hostID: configuration.hostID,
+                lastHostSeq: chains.lastHostSeq)
+            if change == .ignored { log.error("ignoring the relay cursor", ["reason": cursor.ignoredReason ?? ""]) }
+        }
+        let acked = cursor.ackedHostSeq
         var journal = JSONObjectWriter()
         journal.number("segments", UInt64(progress.segments))
         journal.number("bytes", UInt64(max(0, progress.diskBytes)))
@@ -38,6 +45,7 @@ extension EventLoop {
         upstream.number("retain_seconds", UInt64(configuration.retention.retainMicros / 1_000_000))
         if !configuration.retention.standalone {
             upstream.string("relay_cursor", configuration.retention.relayCursorPath)
+            if let reason = cursor.ignoredReason { upstream.string("relay_cursor_ignored", reason) }
         }
         o.object("upstream", upstream)
 

@@ -46,6 +46,8 @@ public struct RelayStatus: Sendable, Equatable {
     public var bytesUncompressed: UInt64 = 0
     public var bytesOnWire: UInt64 = 0
     public var lastError: String?
+    /// A durable record the relay cannot read, which holds forwarding back (JournalReader.Stall).
+    public var journalStall: String?
     public var lastErrorAtMicros: Int64?
     public var lastSuccessAtMicros: Int64?
     public var updatedAtMicros: Int64 = 0
@@ -66,6 +68,7 @@ public struct RelayStatus: Sendable, Equatable {
         if let hostID { object["host_id"] = hostID }
         if let etaSeconds { object["eta_seconds"] = etaSeconds.rounded() }
         if let lastError { object["last_error"] = lastError }
+        if let journalStall { object["journal_stalled"] = journalStall }
         if let lastErrorAtMicros { object["last_error_at"] = SystemClock.rfc3339(microseconds: lastErrorAtMicros) }
         if let lastSuccessAtMicros {
             object["last_success_at"] = SystemClock.rfc3339(microseconds: lastSuccessAtMicros)
@@ -96,6 +99,7 @@ public struct RelayStatus: Sendable, Equatable {
         status.bytesUncompressed = number("bytes_uncompressed")
         status.bytesOnWire = number("bytes_on_wire")
         status.lastError = object["last_error"] as? String
+        status.journalStall = object["journal_stalled"] as? String
         return status
     }
 
@@ -113,6 +117,7 @@ public struct RelayStatus: Sendable, Equatable {
         if recordsPerSecond > 0 { progress += ", \(Int(recordsPerSecond)) records/s" }
         if let etaSeconds { progress += ", caught up in ~\(Int(etaSeconds)) s" }
         lines.append(progress)
+        if let journalStall { lines.append("              JOURNAL STALLED: \(journalStall)") }
         if let lastError { lines.append("              last error: \(lastError)") }
         return lines
     }

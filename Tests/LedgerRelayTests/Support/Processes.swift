@@ -79,6 +79,14 @@ final class Child {
 
     func signal(_ number: Int32) { if process.isRunning { kill(pid, number) } }
 
+    /// The exit status once the process has exited by itself within `seconds`; nil if it still runs.
+    func exitStatus(within seconds: Double) -> Int32? {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else { return nil }
+        return process.terminationStatus
+    }
+
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     deinit { if process.isRunning { kill(pid, SIGKILL) } }

@@ -14,7 +14,8 @@ import LedgerPosix
 
 final class TestStack {
     let root: String
-    let hostID: String
+    /// ledgerd's --host-id; a test may change it before starting ledgerd on a new journal.
+    var hostID: String
     let keyPath: String
     let dataDirectory: String
     let stateDirectory: String
@@ -63,9 +64,9 @@ final class TestStack {
         server = nil
     }
 
-    func startDaemon() throws {
+    func startDaemon(_ extra: [String] = []) throws {
         daemon = try Child("ledgerd", ["--socket", socketPath, "--data-dir", dataDirectory, "--host-id", hostID,
-                                       "--relay-cursor", stateDirectory + "/cursor"],
+                                       "--relay-cursor", stateDirectory + "/cursor"] + extra,
                            logPath: root + "/ledgerd.log")
         try waitUntil("ledgerd listens", seconds: 20) {
             guard let fd = try? UnixSocket.connect(to: socketPath) else { return false }
@@ -173,7 +174,7 @@ final class TestStack {
     }
 
     var relayStatus: RelayStatus? { RelayStatus.read(stateDirectory: stateDirectory) }
-    var cursor: UInt64 { RelayCursor.read(path: stateDirectory + "/cursor") ?? 0 }
+    var cursor: UInt64 { RelayCursor.read(path: stateDirectory + "/cursor")?.ackedHostSeq ?? 0 }
 
     /// The host_seq values the journal holds, read the way the relay reads them.
     func journalRecordCount() throws -> Int {
