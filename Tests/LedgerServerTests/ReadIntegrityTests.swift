@@ -101,3 +101,89 @@ struct ReadIntegrityTests {
         #expect(!complete, "an export cut by a failed read ended like a complete one (\(lines) lines)")
     }
 }
+
+/// What a test does to a server's database behind its back (an attacker with file or SQL access).
+extension ServerProcess {
+    func tamper(_ sql: String) throws {
+        if database.isEmpty {
+            let db = try SQLiteConnection(path: dataDir + "/ledger.db")
+            try db.execute(sql)
+        } else {
+            let db = try PostgresConnection(url: database)
+            try db.execute(sql)
+        }
+    }
+
+    /// SQL that deletes the stored record of `agent` with `sequence` on either backend.
+    func deleteRecord(host: String, agent: String, sequence: Int) -> String {
+        database.isEmpty
+            ? "DELETE FROM records WHERE host_id = '\(host)' AND agent_id = '\(agent)' AND sequence = \(sequence)"
+            : "DELETE FROM records WHERE host_key = (SELECT key FROM hosts WHERE host_id = '\(host)') "
+                + "AND agent_key = (SELECT key FROM agents WHERE agent_id = '\(agent)') AND sequence = \(sequence)"
+    }
+}
+
+@Suite("verify notices records deleted from the store")
+struct VerifyCompletenessTests {
+    static func failure(_ server: ServerProcess, _ path: String, key: String) throws -> [String: Any]? {
+        let answer = try server.get(path, key: key)
+        guard answer.status == 200 else { throw TestFailure("\(path): \(answer.status) \(answer.text)") }
+        return answer.json["valid"] as? Bool == true ? nil : answer.json["first_failure"] as? [String: Any] ?? [:]
+    }
+
+    @Test(arguments: Backend.all) func theLastDirectEventDeletedMakesVerifyInvalid(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend, hostID: "direct:server")
+        let key = try server.createKey("rw", scopes: "write:events,read:events")
+        for _ in 0..<5 { #expect(try server.post("/v1/events", key: key, json: #"{"agent_id":"a"}"#).status == 201) }
+        #expect(try Self.failure(server, "/v1/verify", key: key) == nil)
+        try server.tamper(server.deleteRecord(host: "direct:server", agent: "a", sequence: 5))
+        for path in ["/v1/verify", "/v1/verify?host_id=direct:server", "/v1/verify?agent_id=a",
+                     "/v1/verify?host_id=direct:server&agent_id=a"] {
+            let failure = try Self.failure(server, path, key: key)
+            #expect(failure?["reason"] as? String == "missing_records", "\(path): \(failure ?? [:])")
+            #expect(failure?["host_id"] as? String == "direct:server", "\(path)")
+        }
+        let chain = try Self.failure(server, "/v1/verify?agent_id=a", key: key)
+        #expect(chain?["agent_id"] as? String == "a")
+        #expect(chain?["sequence"] as? Int == 5)
+    }
+
+    @Test(arguments: Backend.all) func aChainTailDeletedInsideAHostStreamIsNamed(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("r", scopes: "read:events")
+        let host = SimulatedHost(hostID: "tail", key: try Ed25519PrivateKey())
+        try server.enroll(host)
+        // Round robin over four agents: agent-3's last record is host_seq 39, followed by agent-0's 40.
+        #expect(try server.postBatch(try host.nextBatch(40)).status == 200)
+        #expect(try Self.failure(server, "/v1/verify?host_id=tail", key: key) == nil)
+        try server.tamper(server.deleteRecord(host: "tail", agent: "agent-3", sequence: 10))
+        let failure = try Self.failure(server, "/v1/verify", key: key)
+        #expect(failure?["reason"] as? String == "missing_records")
+        #expect(failure?["host_id"] as? String == "tail")
+        let chain = try Self.failure(server, "/v1/verify?agent_id=agent-3", key: key)
+        #expect(chain?["reason"] as? String == "missing_records")
+        #expect(chain?["sequence"] as? Int == 10)
+        #expect(try Self.failure(server, "/v1/verify?agent_id=agent-1", key: key) == nil)
+    }
+
+    @Test(arguments: Backend.all) func aGapTheStoreRecordedAsAnIncidentStaysValid(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("r", scopes: "read:events")
+        let host = SimulatedHost(hostID: "lossy", key: try Ed25519PrivateKey())
+        try server.enroll(host)
+        func send(_ agent: String) throws -> EncodedRelayBatch {
+            let first = host.chains.lastHostSeq + 1
+            return try RelayBatch.encode(lines: host.records(10, agents: 1, agentJSON: { _ in agent }),
+                                         hostID: "lossy", batchSeq: first, key: host.key)
+        }
+        #expect(try server.postBatch(try send("a")).status == 200)
+        _ = try send("lost")  // host_seq 11…20 never reach the server: agent "lost" leaves no trace
+        #expect(try server.postBatch(try send("c")).status == 200)
+        let answer = try server.get("/v1/verify?host_id=lossy", key: key).json
+        #expect(answer["valid"] as? Bool == true, "\(answer)")
+        #expect((answer["incidents"] as? [[String: Any]])?.first?["kind"] as? String == "host_gap")
+        try server.tamper(server.deleteRecord(host: "lossy", agent: "c", sequence: 1))
+        let failure = try Self.failure(server, "/v1/verify", key: key)
+        #expect(failure?["reason"] as? String == "missing_records", "\(failure ?? [:])")
+    }
+}

@@ -6,7 +6,7 @@ import LedgerCore
 public final class SQLiteStore: Store, @unchecked Sendable {
     public let path: String
     private let writer: SQLiteWriter
-    private let readers: ReaderPool
+    let readers: ReaderPool
     private let checkpointer: SQLiteCheckpointer
     /// Seconds per commit and jobs per commit, for /metrics.
     public var onCommit: ((Int, Double) -> Void)? {
@@ -202,27 +202,33 @@ final class ReaderPool: @unchecked Sendable {
     }
 
     func with<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let connection = try checkOut()
+        defer { checkIn(connection) }
+        return try body(connection)
+    }
+
+    /// A connection for the caller alone until `checkIn` (a snapshot held across several reads).
+    func checkOut() throws -> SQLiteConnection {
         condition.lock()
         while idle.isEmpty && created >= size { condition.wait() }
-        var connection = idle.popLast()
-        if connection == nil { created += 1 }
+        let pooled = idle.popLast()
+        if pooled == nil { created += 1 }
         condition.unlock()
-        if connection == nil {
-            do {
-                connection = try SQLiteConnection(path: path, readOnly: true)
-            } catch {
-                condition.lock(); created -= 1; condition.signal(); condition.unlock()
-                throw error
-            }
+        if let pooled { return pooled }
+        do {
+            return try SQLiteConnection(path: path, readOnly: true)
+        } catch {
+            condition.lock(); created -= 1; condition.signal(); condition.unlock()
+            throw error
         }
-        defer {
-            connection!.resetAll()
-            condition.lock()
-            idle.append(connection!)
-            condition.signal()
-            condition.unlock()
-        }
-        return try body(connection!)
+    }
+
+    func checkIn(_ connection: SQLiteConnection) {
+        connection.resetAll()
+        condition.lock()
+        idle.append(connection)
+        condition.signal()
+        condition.unlock()
     }
 
     func close() {
