@@ -296,3 +296,42 @@ final class ManagedFlag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     func set() { lock.lock(); value = true; lock.unlock() }
 }
+
+@Suite("label filters are capped, prepared statements bounded")
+struct QueryCostTests {
+    @Test(arguments: Backend.all) func seventeenLabelFiltersAreRefusedNamingTheParameter(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("r", scopes: "read:events")
+        let sixteen = (0..<16).map { "label.k\($0)=v" }.joined(separator: "&")
+        #expect(try server.get("/v1/events?" + sixteen, key: key).status == 200)
+        for route in ["/v1/events", "/v1/export"] {
+            let refused = try server.get(route + "?" + sixteen + "&label.k16=v", key: key)
+            #expect(refused.status == 400, "\(route)")
+            #expect(refused.error["field"] as? String == "label.k16", "\(route): \(refused.text)")
+        }
+    }
+
+    @Test func sqliteKeepsABoundedNumberOfPreparedStatements() throws {
+        let directory = NSTemporaryDirectory() + "ledger-cache-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let db = try SQLiteConnection(path: directory + "/c.db")
+        let held = try db.statement("SELECT 'held'")
+        for n in 0..<500 { _ = try db.statement("SELECT \(n)").step() }
+        #expect(db.cachedStatements <= SQLiteConnection.cacheCapacity)
+        #expect(try held.step() && held.string(0) == "held", "an evicted statement still in use keeps working")
+    }
+
+    @Test(.enabled(if: Backend.all.contains(.postgres)))
+    func postgresKeepsABoundedNumberOfPreparedStatements() throws {
+        let db = try PostgresConnection(url: try PostgresCluster.shared().createDatabase())
+        for n in 0..<500 { try db.query("SELECT \(n)::int8") }
+        #expect(db.cachedStatements <= PostgresConnection.cacheCapacity)
+        let backend = try db.query("SELECT count(*) FROM pg_prepared_statements").int(0, 0)
+        #expect(backend <= Int64(PostgresConnection.cacheCapacity) + 1, "\(backend) statements prepared in the backend")
+        try db.execute("BEGIN")
+        for n in 0..<5 { try db.query("SELECT \(n + 1000)::int8") }
+        try db.execute("COMMIT")
+        #expect(try db.query("SELECT 7::int8").int(0, 0) == 7)
+    }
+}

@@ -3,6 +3,8 @@ import LedgerCore
 // GET /v1/events, /v1/events/{id}, /v1/hosts, /v1/agents, /v1/stats (scope read:events).
 
 enum QueryParsing {
+    static let maxLabelFilters = 16
+
     /// The filters shared by /v1/events and /v1/export.
     static func recordQuery(_ request: HTTPRequest, paged: Bool) throws -> RecordQuery {
         var query = RecordQuery()
@@ -31,6 +33,10 @@ enum QueryParsing {
                 query.after = position
             default:
                 if name.hasPrefix("label."), name.count > 6 {
+                    // Labels are not indexed: each one is a JSON scan of every candidate row.
+                    guard query.labels.count < maxLabelFilters else {
+                        throw APIError.badRequest("at most \(maxLabelFilters) label.* filters per request", field: name)
+                    }
                     query.labels.append((String(name.dropFirst(6)), value))
                 } else {
                     throw APIError.badRequest("unknown query parameter \(name)", field: name)
