@@ -335,3 +335,28 @@ struct QueryCostTests {
         #expect(try db.query("SELECT 7::int8").int(0, 0) == 7)
     }
 }
+
+@Suite("a label search survives any stored record")
+struct LabelSearchTests {
+    /// PostgreSQL's jsonb refuses \u0000 anywhere in a text: one such record made every label
+    /// search that reached it a 500.
+    @Test(arguments: Backend.all) func aRecordWithANulEscapeDoesNotBreakLabelSearches(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("rw", scopes: "write:events,read:events")
+        let stored = try server.post("/v1/events", key: key,
+                                     json: #"{"agent_id":"z","action_output":"a\u0000b","labels":{"env":"x"}}"#)
+        #expect(stored.status == 201, "\(stored.text)")
+        #expect(try server.post("/v1/events", key: key, json: #"{"agent_id":"z","labels":{"env":"y"}}"#).status == 201)
+        let match = try server.get("/v1/events?label.env=x", key: key)
+        #expect(match.status == 200, "\(match.text)")
+        #expect((match.json["events"] as? [[String: Any]])?.count == 1)
+        let other = try server.get("/v1/events?label.env=y", key: key)
+        #expect(other.status == 200, "\(other.text)")
+        #expect((other.json["events"] as? [[String: Any]])?.count == 1)
+        // A backslash followed by "u0000" is text, not the escape: it must still match itself.
+        #expect(try server.post("/v1/events", key: key, json: #"{"agent_id":"z","labels":{"env":"\\u0000"}}"#).status == 201)
+        let literal = try server.get("/v1/events?label.env=%5Cu0000", key: key)
+        #expect(literal.status == 200, "\(literal.text)")
+        #expect((literal.json["events"] as? [[String: Any]])?.count == 1)
+    }
+}

@@ -113,8 +113,14 @@ extension PostgresConnection {
             parameters.add(name)
             parameters.add(value)
             let count = parameters.values.count
-            clauses.append("EXISTS (SELECT 1 FROM jsonb_each_text(convert_from(body, 'UTF8')::jsonb -> 'labels') l "
-                           + "WHERE l.key = $\(count - 1) AND l.value = $\(count))")
+            // PostgreSQL's JSON functions refuse the escape \u0000 anywhere in the text (jsonb at
+            // input, json when it decodes strings), so one record holding it in any field failed
+            // every search that reached it. It is spelled \ufffd for the search: in a canonical line
+            // every backslash starts an escape and no raw control character occurs, so escaped
+            // backslashes are parked on U+0001 first and a `\\u0000` (backslash, "u0000") is left alone.
+            // A label whose value holds U+0000 is searched as if it held U+FFFD.
+            clauses.append("(replace(replace(replace(convert_from(body, 'UTF8'), '\\\\', chr(1)), '\\u0000', "
+                           + "'\\ufffd'), chr(1), '\\\\')::json -> 'labels' ->> $\(count - 1)::text) = $\(count)")
         }
         parameters.add(Int64(query.limit + 1))
         let sql = "SELECT pos, body FROM records WHERE " + clauses.joined(separator: " AND ")
