@@ -9,12 +9,12 @@ final class SlowRead {
     let fd: Int32
     private(set) var raw: [UInt8] = []
 
-    init(_ server: ServerProcess, _ path: String, key: String) throws {
+    init(_ server: ServerProcess, _ path: String, key: String?, timeoutSeconds: Int = 60) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         var window: Int32 = 4096
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, socklen_t(MemoryLayout<Int32>.size))
-        var limit = timeval(tv_sec: 60, tv_usec: 0)
+        var limit = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -26,7 +26,8 @@ final class SlowRead {
             }
         }
         guard connected == 0 else { throw TestFailure("connect: errno \(errno)") }
-        let head = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: \(key)\r\nConnection: close\r\n\r\n".utf8)
+        let auth = key.map { "X-API-Key: \($0)\r\n" } ?? ""
+        let head = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(auth)Connection: close\r\n\r\n".utf8)
         let sent = head.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == head.count else { throw TestFailure("send: errno \(errno)") }
     }
@@ -39,7 +40,10 @@ final class SlowRead {
         while raw.count < count {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 { return }
-            if n < 0 { if errno == ECONNRESET { return }; throw TestFailure("recv: errno \(errno)") }
+            if n < 0 {
+                if errno == ECONNRESET { return }
+                throw TestFailure(errno == EAGAIN ? "no answer in time" : "recv: errno \(errno)")
+            }
             raw += buffer[..<n]
         }
     }
@@ -358,5 +362,28 @@ struct LabelSearchTests {
         let literal = try server.get("/v1/events?label.env=%5Cu0000", key: key)
         #expect(literal.status == 200, "\(literal.text)")
         #expect((literal.json["events"] as? [[String: Any]])?.count == 1)
+    }
+}
+
+@Suite("health and authentication are not queued behind heavy reads")
+struct ControlPathTests {
+    /// With a pool of one connection held by an export (its snapshot), /healthz and an
+    /// authenticated request that needs nothing else must still answer at once.
+    @Test(.enabled(if: Backend.all.contains(.postgres)))
+    func healthzAndKeyLookupsAnswerWhileTheWholePoolIsBusy() throws {
+        let server = try ServerProcess(backend: .postgres, extraArguments: ["--database-pool", "1"])
+        let reader = try server.createKey("r", scopes: "read:events")
+        let admin = try server.createKey("a", scopes: "admin")
+        _ = try ReadIntegrityTests.fill(server, hostID: "big", batches: 4, size: 1000)
+        let export = try SlowRead(server, "/v1/export", key: reader)
+        try export.read(upTo: 16 << 10)
+        for (path, key) in [("/healthz", nil), ("/metrics", admin)] {
+            let quick = try SlowRead(server, path, key: key, timeoutSeconds: 5)
+            try quick.readToEnd()
+            let status = String(decoding: quick.raw.prefix(12), as: UTF8.self)
+            #expect(status == "HTTP/1.1 200", "\(path): \(status)")
+        }
+        try export.readToEnd()
+        #expect(export.body.complete)
     }
 }

@@ -29,6 +29,9 @@ public protocol Store: AnyObject, Sendable {
     func host(id: String) throws -> HostEntry?
     func incidents(hostID: String?, agentID: String?) throws -> [Incident]
     func stats() throws -> StoreStats
+    /// A trivial round trip (`SELECT 1`) on the connections kept for authentication, so that it
+    /// answers even while heavy reads hold every pooled connection (GET /healthz).
+    func ping() throws
     /// Pages for an export: paging by position through them misses no record that was committed
     /// when the scan began, whatever commits meanwhile.
     func recordScan() throws -> RecordScan

@@ -181,8 +181,9 @@ extension PostgresStore {
         }
     }
 
+    /// On the control connections: relay batches authenticate with it.
     public func host(id: String) throws -> HostEntry? {
-        try read { db in
+        try control.with { db in
             let result = try db.query("""
                 SELECT host_id, kind, public_key, revoked, host_seq, records, last_activity, created_at
                 FROM hosts WHERE host_id = $1

@@ -173,8 +173,9 @@ extension SQLiteConnection {
 }
 
 extension SQLiteStore {
+    /// On the control connections: relay batches authenticate with it.
     public func host(id: String) throws -> HostEntry? {
-        try withReader { db in
+        try control.with { db in
             let stmt = try db.statement("""
                 SELECT host_id, kind, public_key, revoked, host_seq, records, last_activity, created_at
                 FROM hosts WHERE host_id = ?1

@@ -7,6 +7,9 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     public let path: String
     private let writer: SQLiteWriter
     let readers: ReaderPool
+    /// Key and host lookups (every request authenticates) and /healthz: never queued behind the
+    /// exports, verifications and label scans that may hold every reader.
+    let control: ReaderPool
     private let checkpointer: SQLiteCheckpointer
     /// Seconds per commit and jobs per commit, for /metrics.
     public var onCommit: ((Int, Double) -> Void)? {
@@ -29,6 +32,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writer = SQLiteWriter(db: db, checkpointer: checkpointer)
         writer.walResetFrames = walResetFrames
         self.readers = ReaderPool(path: path, size: max(1, readers))
+        control = ReaderPool(path: path, size: 2)
     }
 
     deinit {
@@ -40,7 +44,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writer.close()
         checkpointer.close()
         readers.close()
+        control.close()
     }
+
+    public func ping() throws { try control.with { try $0.execute("SELECT 1") } }
 
     // MARK: Ingest
 
@@ -147,7 +154,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     public func apiKey(hash: String) throws -> APIKeyEntry? {
-        try readers.with { db in
+        try control.with { db in
             let stmt = try db.statement(
                 "SELECT id, name, scopes, created_at, revoked FROM api_keys WHERE key_hash = ?1 AND revoked = 0")
             stmt.bind(1, hash)
