@@ -387,3 +387,22 @@ struct ControlPathTests {
         #expect(export.body.complete)
     }
 }
+
+@Suite("read routes refuse parameters they do not take")
+struct ReadParameterTests {
+    @Test(arguments: Backend.all) func aTypoIsA400NamingTheParameter(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("r", scopes: "read:events")
+        for path in ["/v1/verify?host=web-1", "/v1/agents?host=web-1", "/v1/hosts?host=web-1", "/v1/stats?host=web-1",
+                     "/v1/events/0190a3d2-0000-7000-8000-000000000000?host=web-1"] {
+            let refused = try server.get(path, key: key)
+            #expect(refused.status == 400, "\(path): \(refused.status)")
+            #expect(refused.error["field"] as? String == "host", "\(path): \(refused.text)")
+        }
+        let twice = try server.get("/v1/verify?host_id=a&host_id=b", key: key)
+        #expect(twice.status == 400)
+        #expect(twice.error["field"] as? String == "host_id")
+        #expect(try server.get("/v1/verify?host_id=a&agent_id=b", key: key).status == 200)
+        #expect(try server.get("/v1/agents?host_id=a", key: key).status == 200)
+    }
+}

@@ -5,6 +5,23 @@ import LedgerCore
 enum QueryParsing {
     static let maxLabelFilters = 16
 
+    /// Refuses a parameter the route does not take, or one given twice: a typo (`host=web-1`)
+    /// must not silently widen a verification to every host.
+    static func only(_ names: Set<String>, in request: HTTPRequest) throws {
+        var seen = Set<String>()
+        for (name, _) in request.query {
+            guard names.contains(name) else {
+                throw APIError.badRequest("unknown query parameter \(name)"
+                                          + (names.isEmpty ? "; this route takes none"
+                                                           : "; this route takes \(names.sorted().joined(separator: ", "))"),
+                                          field: name)
+            }
+            guard seen.insert(name).inserted else {
+                throw APIError.badRequest("query parameter \(name) is given more than once", field: name)
+            }
+        }
+    }
+
     /// The filters shared by /v1/events and /v1/export.
     static func recordQuery(_ request: HTTPRequest, paged: Bool) throws -> RecordQuery {
         var query = RecordQuery()
@@ -102,6 +119,7 @@ struct ListEventsResponder: Responder {
 struct GetEventResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only([], in: request)
         let id = context.parameters["id"] ?? ""
         guard let line = try store.record(id: id) else { throw APIError.notFound("no event with id \(id)") }
         return .json(200, line)
@@ -113,6 +131,7 @@ func micros(_ value: Int64?) -> JSONValue { value.map { .string(RFC3339.utcMicro
 struct HostsResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only([], in: request)
         let chains = try store.chains(hostID: nil, agentID: nil)
         let hosts = try store.hosts().map { host -> JSONValue in
             let own = chains.filter { $0.hostID == host.id }
@@ -132,6 +151,7 @@ struct HostsResponder: Responder {
 struct AgentsResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only(["host_id", "agent_id"], in: request)
         let chains = try store.chains(hostID: request.argument("host_id"), agentID: request.argument("agent_id"))
         let agents = chains.map { chain -> JSONValue in
             .object([
@@ -149,6 +169,7 @@ struct AgentsResponder: Responder {
 struct StatsResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only([], in: request)
         let stats = try store.stats()
         return .json(200, .object([
             ("records", .int(stats.records)), ("hosts", .int(stats.hosts)), ("chains", .int(stats.chains)),

@@ -7,6 +7,7 @@ struct VerifyResponder: Responder {
     let store: Store
 
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only(["host_id", "agent_id"], in: request)
         let hostID = request.argument("host_id")
         let agentID = request.argument("agent_id")
         // Records, heads and positions must come from one committed state: read separately, a
