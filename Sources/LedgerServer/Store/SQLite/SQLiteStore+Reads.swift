@@ -70,8 +70,13 @@ final class SQLiteSnapshot: StoreSnapshot {
         guard let db else { return }
         self.db = nil
         db.resetAll()
-        try? db.execute("COMMIT")
-        pool.checkIn(db)
+        // A connection left inside its read transaction would answer every later read from this
+        // old snapshot: hand it back only once the transaction is over.
+        if (try? db.execute("COMMIT")) != nil || (try? db.execute("ROLLBACK")) != nil {
+            pool.checkIn(db)
+        } else {
+            pool.discard(db)
+        }
     }
 }
 

@@ -230,6 +230,14 @@ final class ReaderPool: @unchecked Sendable {
         }
     }
 
+    /// Drops a connection that must not be reused; a new one is opened on demand.
+    func discard(_ connection: SQLiteConnection) {
+        condition.lock()
+        created -= 1
+        condition.signal()
+        condition.unlock()
+    }
+
     func checkIn(_ connection: SQLiteConnection) {
         connection.resetAll()
         condition.lock()
