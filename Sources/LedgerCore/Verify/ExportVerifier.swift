@@ -80,6 +80,9 @@ public final class ExportVerifier {
     private(set) public var records = 0
     private(set) public var lines = 0
     private(set) public var failure: VerificationFailure?
+    /// Called with every record that passed, for checks against what the export should hold
+    /// (the server compares with its chain heads and host positions).
+    public var onRecord: ((StoredRecord) -> Void)?
 
     public init(completeStream: Bool = false) {
         self.completeStream = completeStream
@@ -140,6 +143,7 @@ public final class ExportVerifier {
         chains[key] = ChainHead(sequence: record.sequence, hash: record.hash)
         hosts[ExactString(record.hostID)] = record.hostSeq
         records += 1
+        onRecord?(record)
         return true
     }
 

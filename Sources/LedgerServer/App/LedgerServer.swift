@@ -44,7 +44,7 @@ public final class LedgerServer: @unchecked Sendable {
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
         Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
                        maxBatchBytes: settings.maxBatchBytes,
-                       orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis))
+                       orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis), log: log)
     }
 
     /// Starts listening; returns the bound port.
@@ -106,7 +106,7 @@ public enum ServerError: Error, CustomStringConvertible {
 
 enum Routes {
     static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics,
-                        maxBatchBytes: Int, orderGate: HostOrderGate) {
+                        maxBatchBytes: Int, orderGate: HostOrderGate, log: Logger) {
         router.add("GET", "/healthz", .open, HealthResponder(store: store))
         router.add("GET", "/metrics", .scope(.admin), MetricsResponder(metrics: metrics))
         router.add("POST", "/v1/relay/batches", .routeAuthenticated,
@@ -123,6 +123,6 @@ enum Routes {
         router.add("GET", "/v1/agents", .scope(.readEvents), AgentsResponder(store: store))
         router.add("GET", "/v1/stats", .scope(.readEvents), StatsResponder(store: store))
         router.add("GET", "/v1/verify", .scope(.readEvents), VerifyResponder(store: store))
-        router.add("GET", "/v1/export", .scope(.readEvents), ExportResponder(store: store))
+        router.add("GET", "/v1/export", .scope(.readEvents), ExportResponder(store: store, log: log.withComponent("export")))
     }
 }

@@ -1,7 +1,9 @@
 /// A body produced piece by piece while it is sent (exports).
 public protocol ResponseStream: AnyObject {
     /// Appends the next bytes to `buffer`; returns false at the end. Called on one thread at a time.
-    func next(into buffer: inout [UInt8]) -> Bool
+    /// Throwing aborts the transfer (the connection is closed without the chunked terminator), so
+    /// a client can tell a body cut by a failure from a complete one.
+    func next(into buffer: inout [UInt8]) throws -> Bool
 }
 
 public struct HTTPResponse {
@@ -33,7 +35,7 @@ public struct HTTPResponse {
     public var bytes: [UInt8] {
         if case let .bytes(bytes) = body { return bytes }
         var all: [UInt8] = []
-        if case let .stream(stream) = body { while stream.next(into: &all) {} }
+        if case let .stream(stream) = body { while (try? stream.next(into: &all)) == true {} }
         return all
     }
 }

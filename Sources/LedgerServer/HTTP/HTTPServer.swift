@@ -268,7 +268,13 @@ public final class HTTPServer: @unchecked Sendable {
             if state.ended { return -1 }  // MHD_CONTENT_READER_END_OF_STREAM
             state.buffer.removeAll(keepingCapacity: true)
             state.offset = 0
-            state.ended = !state.stream.next(into: &state.buffer)
+            do {
+                state.ended = try !state.stream.next(into: &state.buffer)
+            } catch {
+                // Ending normally would send the chunked terminator and the client would take a cut
+                // body for a complete one (an export whose tail is missing still verifies).
+                return -2  // MHD_CONTENT_READER_END_WITH_ERROR: the connection is closed
+            }
         }
         let count = min(max, state.buffer.count - state.offset)
         state.buffer.withUnsafeBytes { bytes in

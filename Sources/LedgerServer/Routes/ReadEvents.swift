@@ -3,6 +3,25 @@ import LedgerCore
 // GET /v1/events, /v1/events/{id}, /v1/hosts, /v1/agents, /v1/stats (scope read:events).
 
 enum QueryParsing {
+    static let maxLabelFilters = 16
+
+    /// Refuses a parameter the route does not take, or one given twice: a typo (`host=web-1`)
+    /// must not silently widen a verification to every host.
+    static func only(_ names: Set<String>, in request: HTTPRequest) throws {
+        var seen = Set<String>()
+        for (name, _) in request.query {
+            guard names.contains(name) else {
+                throw APIError.badRequest("unknown query parameter \(name)"
+                                          + (names.isEmpty ? "; this route takes none"
+                                                           : "; this route takes \(names.sorted().joined(separator: ", "))"),
+                                          field: name)
+            }
+            guard seen.insert(name).inserted else {
+                throw APIError.badRequest("query parameter \(name) is given more than once", field: name)
+            }
+        }
+    }
+
     /// The filters shared by /v1/events and /v1/export.
     static func recordQuery(_ request: HTTPRequest, paged: Bool) throws -> RecordQuery {
         var query = RecordQuery()
@@ -31,6 +50,10 @@ enum QueryParsing {
                 query.after = position
             default:
                 if name.hasPrefix("label."), name.count > 6 {
+                    // Labels are not indexed: each one is a JSON scan of every candidate row.
+                    guard query.labels.count < maxLabelFilters else {
+                        throw APIError.badRequest("at most \(maxLabelFilters) label.* filters per request", field: name)
+                    }
                     query.labels.append((String(name.dropFirst(6)), value))
                 } else {
                     throw APIError.badRequest("unknown query parameter \(name)", field: name)
@@ -96,6 +119,7 @@ struct ListEventsResponder: Responder {
 struct GetEventResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only([], in: request)
         let id = context.parameters["id"] ?? ""
         guard let line = try store.record(id: id) else { throw APIError.notFound("no event with id \(id)") }
         return .json(200, line)
@@ -107,6 +131,7 @@ func micros(_ value: Int64?) -> JSONValue { value.map { .string(RFC3339.utcMicro
 struct HostsResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only([], in: request)
         let chains = try store.chains(hostID: nil, agentID: nil)
         let hosts = try store.hosts().map { host -> JSONValue in
             let own = chains.filter { $0.hostID == host.id }
@@ -126,6 +151,7 @@ struct HostsResponder: Responder {
 struct AgentsResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only(["host_id", "agent_id"], in: request)
         let chains = try store.chains(hostID: request.argument("host_id"), agentID: request.argument("agent_id"))
         let agents = chains.map { chain -> JSONValue in
             .object([
@@ -143,6 +169,7 @@ struct AgentsResponder: Responder {
 struct StatsResponder: Responder {
     let store: Store
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        try QueryParsing.only([], in: request)
         let stats = try store.stats()
         return .json(200, .object([
             ("records", .int(stats.records)), ("hosts", .int(stats.hosts)), ("chains", .int(stats.chains)),

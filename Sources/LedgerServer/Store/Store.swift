@@ -29,6 +29,15 @@ public protocol Store: AnyObject, Sendable {
     func host(id: String) throws -> HostEntry?
     func incidents(hostID: String?, agentID: String?) throws -> [Incident]
     func stats() throws -> StoreStats
+    /// A trivial round trip (`SELECT 1`) on the connections kept for authentication, so that it
+    /// answers even while heavy reads hold every pooled connection (GET /healthz).
+    func ping() throws
+    /// Pages for an export: paging by position through them misses no record that was committed
+    /// when the scan began, whatever commits meanwhile.
+    func recordScan() throws -> RecordScan
+    /// Reads that all see one committed state (verify compares records with the chains and hosts
+    /// tables). Holds a connection until closed or released.
+    func snapshot() throws -> StoreSnapshot
 
     // MARK: Hosts and enrollment
     /// Enrolls a relay host with its Ed25519 public key (base64). Throws `.conflict` if it exists.
@@ -50,6 +59,20 @@ public protocol Store: AnyObject, Sendable {
     func revokeAPIKey(id: String) throws -> Bool
 
     /// Finishes pending writes and closes every connection.
+    func close()
+}
+
+/// Record pages read for one export; see `Store.recordScan`.
+public protocol RecordScan: AnyObject {
+    func records(_ query: RecordQuery) throws -> RecordPage
+}
+
+/// Reads of one consistent state; see `Store.snapshot`. `close` (also run when released) hands
+/// the connection back.
+public protocol StoreSnapshot: RecordScan {
+    func chains(hostID: String?, agentID: String?) throws -> [ChainSummary]
+    func hosts() throws -> [HostEntry]
+    func incidents(hostID: String?, agentID: String?) throws -> [Incident]
     func close()
 }
 

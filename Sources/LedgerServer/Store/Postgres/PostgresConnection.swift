@@ -48,7 +48,14 @@ public enum PostgresError: Error, CustomStringConvertible, Sendable {
 final class PostgresConnection {
     // SAFETY: owned exclusively; PQfinish in deinit. Never shared between threads at once.
     private let handle: OpaquePointer
-    private var prepared: [String: String] = [:]
+    private var prepared: [String: (name: String, used: UInt64)] = [:]
+    private var uses: UInt64 = 0
+    private var names: UInt64 = 0
+    /// Server-side prepared statements kept per connection. Query SQL depends on which filters
+    /// are present (and how many labels): unbounded, every distinct text stayed prepared in the
+    /// backend for the connection's life. The writer and the fixed queries use a few dozen.
+    static let cacheCapacity = 96
+    var cachedStatements: Int { prepared.count }
 
     /// Opens a connection from a libpq URI or keyword string (postgres://user@host:port/db).
     init(url: String, connectTimeoutSeconds: Int = 5) throws {
@@ -108,11 +115,23 @@ final class PostgresConnection {
     }
 
     private func statementName(_ sql: String, _ parameters: PostgresParameters) throws -> String {
-        if let name = prepared[sql] { return name }
-        let name = "s\(prepared.count)"
+        uses += 1
+        if let cached = prepared[sql] {
+            prepared[sql]!.used = uses
+            return cached.name
+        }
+        // Only between transactions: a DEALLOCATE that failed inside one would abort it. The cache
+        // exceeds its capacity at most by what one transaction prepares (a few statements).
+        while prepared.count >= Self.cacheCapacity, PQtransactionStatus(handle) == PQTRANS_IDLE,
+              let oldest = prepared.min(by: { $0.value.used < $1.value.used }) {
+            try execute("DEALLOCATE \(oldest.value.name)")
+            prepared.removeValue(forKey: oldest.key)
+        }
+        names += 1
+        let name = "s\(names)"
         let result = PQprepare(handle, name, sql, Int32(parameters.types.count), parameters.types)
         _ = try check(result)
-        prepared[sql] = name
+        prepared[sql] = (name, uses)
         return name
     }
 

@@ -49,7 +49,8 @@ final class PostgresPool: @unchecked Sendable {
         }
     }
 
-    private func checkOut() throws -> PostgresConnection {
+    /// A connection for the caller alone until `checkIn` or `discard` (a snapshot held across reads).
+    func checkOut() throws -> PostgresConnection {
         condition.lock()
         while idle.isEmpty && open >= size && !closed { condition.wait() }
         if closed {
@@ -86,14 +87,14 @@ final class PostgresPool: @unchecked Sendable {
         }
     }
 
-    private func checkIn(_ connection: PostgresConnection) {
+    func checkIn(_ connection: PostgresConnection) {
         condition.lock()
         if closed { open -= 1 } else { idle.append(connection) }
         condition.signal()
         condition.unlock()
     }
 
-    private func discard(_ connection: PostgresConnection) {
+    func discard(_ connection: PostgresConnection) {
         condition.lock()
         open -= 1
         condition.signal()

@@ -8,6 +8,9 @@ import LedgerCore
 public final class PostgresStore: Store, @unchecked Sendable {
     public let url: String
     let pool: PostgresPool
+    /// Key and host lookups (every request authenticates) and /healthz, on two connections of
+    /// their own: never queued behind the exports and verifications that may hold the whole pool.
+    let control: PostgresPool
     let keys = PostgresKeys()
     /// Jobs per commit (always 1) and seconds per transaction, for /metrics.
     public var onCommit: ((Int, Double) -> Void)?
@@ -16,6 +19,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     public init(url: String, poolSize: Int = 8, waitSeconds: Double = 30) throws {
         self.url = url
         pool = PostgresPool(url: url, size: poolSize)
+        control = PostgresPool(url: url, size: 2)
         let deadline = Date().addingTimeInterval(waitSeconds)
         var delay = 0.1
         while true {
@@ -36,7 +40,12 @@ public final class PostgresStore: Store, @unchecked Sendable {
         try pool.with(retryOnStaleConnection: false) { try PostgresSchema.migrate($0) }
     }
 
-    public func close() { pool.close() }
+    public func close() {
+        pool.close()
+        control.close()
+    }
+
+    public func ping() throws { try control.with { try $0.execute("SELECT 1") } }
 
     /// Runs `work` in one transaction and commits it. A transaction is run again when the
     /// database reports a deadlock or serialization failure, or when BEGIN finds the pooled
@@ -177,7 +186,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
     }
 
     public func apiKey(hash: String) throws -> APIKeyEntry? {
-        try read { db in
+        try control.with { db in
             let result = try db.query(
                 "SELECT id, name, scopes, created_at, revoked FROM api_keys WHERE key_hash = $1 AND revoked = 0",
                 PostgresParameters { $0.add(hash) })

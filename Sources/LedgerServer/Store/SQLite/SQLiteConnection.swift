@@ -23,7 +23,13 @@ nonisolated(unsafe) let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern
 final class SQLiteConnection {
     // SAFETY: owned exclusively; closed in deinit after its statements are finalized.
     let handle: OpaquePointer
-    private var statements: [String: SQLiteStatement] = [:]
+    private var statements: [String: (statement: SQLiteStatement, used: UInt64)] = [:]
+    private var uses: UInt64 = 0
+    /// Statements kept prepared. Query SQL depends on which filters are present (and how many
+    /// labels), so the distinct texts are many; an unbounded cache grew by every one of them.
+    /// The writer and the fixed queries use a few dozen.
+    static let cacheCapacity = 96
+    var cachedStatements: Int { statements.count }
 
     init(path: String, readOnly: Bool = false) throws {
         var db: OpaquePointer?
@@ -56,22 +62,29 @@ final class SQLiteConnection {
 
     /// The cached prepared statement for `sql`, reset and with bindings cleared.
     func statement(_ sql: String) throws -> SQLiteStatement {
+        uses += 1
         if let cached = statements[sql] {
-            cached.reset()
-            return cached
+            statements[sql]!.used = uses
+            cached.statement.reset()
+            return cached.statement
         }
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
         guard rc == SQLITE_OK, let stmt else { throw lastError(rc) }
         let statement = SQLiteStatement(stmt, connection: self)
-        statements[sql] = statement
+        if statements.count >= Self.cacheCapacity,
+           let oldest = statements.min(by: { $0.value.used < $1.value.used })?.key {
+            // Finalized when its last user lets go of it (deinit), so a caller still holding it is safe.
+            statements.removeValue(forKey: oldest)
+        }
+        statements[sql] = (statement, uses)
         return statement
     }
 
     /// Resets every cached statement: a statement left mid-result keeps its read snapshot
     /// (and blocks WAL checkpoints), so connections are reset whenever they are handed back.
     func resetAll() {
-        for statement in statements.values { sqlite3_reset(statement.stmt) }
+        for cached in statements.values { sqlite3_reset(cached.statement.stmt) }
     }
 
     func lastError(_ rc: Int32) -> SQLiteError {

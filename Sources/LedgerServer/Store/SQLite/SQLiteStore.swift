@@ -6,7 +6,10 @@ import LedgerCore
 public final class SQLiteStore: Store, @unchecked Sendable {
     public let path: String
     private let writer: SQLiteWriter
-    private let readers: ReaderPool
+    let readers: ReaderPool
+    /// Key and host lookups (every request authenticates) and /healthz: never queued behind the
+    /// exports, verifications and label scans that may hold every reader.
+    let control: ReaderPool
     private let checkpointer: SQLiteCheckpointer
     /// Seconds per commit and jobs per commit, for /metrics.
     public var onCommit: ((Int, Double) -> Void)? {
@@ -29,6 +32,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writer = SQLiteWriter(db: db, checkpointer: checkpointer)
         writer.walResetFrames = walResetFrames
         self.readers = ReaderPool(path: path, size: max(1, readers))
+        control = ReaderPool(path: path, size: 2)
     }
 
     deinit {
@@ -40,7 +44,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         writer.close()
         checkpointer.close()
         readers.close()
+        control.close()
     }
+
+    public func ping() throws { try control.with { try $0.execute("SELECT 1") } }
 
     // MARK: Ingest
 
@@ -147,7 +154,7 @@ public final class SQLiteStore: Store, @unchecked Sendable {
     }
 
     public func apiKey(hash: String) throws -> APIKeyEntry? {
-        try readers.with { db in
+        try control.with { db in
             let stmt = try db.statement(
                 "SELECT id, name, scopes, created_at, revoked FROM api_keys WHERE key_hash = ?1 AND revoked = 0")
             stmt.bind(1, hash)
@@ -202,27 +209,41 @@ final class ReaderPool: @unchecked Sendable {
     }
 
     func with<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let connection = try checkOut()
+        defer { checkIn(connection) }
+        return try body(connection)
+    }
+
+    /// A connection for the caller alone until `checkIn` (a snapshot held across several reads).
+    func checkOut() throws -> SQLiteConnection {
         condition.lock()
         while idle.isEmpty && created >= size { condition.wait() }
-        var connection = idle.popLast()
-        if connection == nil { created += 1 }
+        let pooled = idle.popLast()
+        if pooled == nil { created += 1 }
         condition.unlock()
-        if connection == nil {
-            do {
-                connection = try SQLiteConnection(path: path, readOnly: true)
-            } catch {
-                condition.lock(); created -= 1; condition.signal(); condition.unlock()
-                throw error
-            }
+        if let pooled { return pooled }
+        do {
+            return try SQLiteConnection(path: path, readOnly: true)
+        } catch {
+            condition.lock(); created -= 1; condition.signal(); condition.unlock()
+            throw error
         }
-        defer {
-            connection!.resetAll()
-            condition.lock()
-            idle.append(connection!)
-            condition.signal()
-            condition.unlock()
-        }
-        return try body(connection!)
+    }
+
+    /// Drops a connection that must not be reused; a new one is opened on demand.
+    func discard(_ connection: SQLiteConnection) {
+        condition.lock()
+        created -= 1
+        condition.signal()
+        condition.unlock()
+    }
+
+    func checkIn(_ connection: SQLiteConnection) {
+        connection.resetAll()
+        condition.lock()
+        idle.append(connection)
+        condition.signal()
+        condition.unlock()
     }
 
     func close() {
