@@ -402,7 +402,26 @@ struct ReadParameterTests {
         let twice = try server.get("/v1/verify?host_id=a&host_id=b", key: key)
         #expect(twice.status == 400)
         #expect(twice.error["field"] as? String == "host_id")
-        #expect(try server.get("/v1/verify?host_id=a&agent_id=b", key: key).status == 200)
         #expect(try server.get("/v1/agents?host_id=a", key: key).status == 200)
+    }
+
+    /// Verifying a host or agent that is not stored must not answer "valid, 0 verified".
+    @Test(arguments: Backend.all) func verifyingWhatIsNotStoredIsA404NamingTheParameter(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("rw", scopes: "read:events,write:events")
+        #expect(try server.post("/v1/events", key: key, json: #"{"agent_id":"a"}"#).status == 201)
+        let host = "test:server"
+        for (path, field) in [("/v1/verify?host_id=", "host_id"), ("/v1/verify?host_id=web-1", "host_id"),
+                              ("/v1/verify?agent_id=b", "agent_id"), ("/v1/verify?host_id=\(host)&agent_id=b", "agent_id"),
+                              ("/v1/verify?agent_id=", "agent_id")] {
+            let answer = try server.get(path, key: key)
+            #expect(answer.status == 404, "\(path): \(answer.status) \(answer.text)")
+            #expect(answer.error["field"] as? String == field, "\(path): \(answer.text)")
+        }
+        for path in ["/v1/verify?host_id=\(host)", "/v1/verify?agent_id=a", "/v1/verify?host_id=\(host)&agent_id=a"] {
+            let answer = try server.get(path, key: key)
+            #expect(answer.status == 200, "\(path): \(answer.text)")
+            #expect(answer.json["valid"] as? Bool == true && answer.json["events_verified"] as? Int == 1, "\(path)")
+        }
     }
 }

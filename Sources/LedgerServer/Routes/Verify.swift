@@ -17,8 +17,17 @@ struct VerifyResponder: Responder {
         let incidents = try snapshot.incidents(hostID: hostID, agentID: agentID)
         // A host's position covers its whole stream; one agent's records are only part of it.
         let hosts = agentID != nil ? [] : try snapshot.hosts().filter { hostID == nil || $0.id == hostID }
-        let completeness = StoredCompleteness(hosts: hosts, chains: try snapshot.chains(hostID: hostID, agentID: agentID),
-                                              incidents: incidents)
+        let chains = try snapshot.chains(hostID: hostID, agentID: agentID)
+        // "Valid, 0 events verified" for a host or agent the server never heard of (a typo, an
+        // empty value) would read as a clean bill of health for something that was not checked.
+        if let hostID, try snapshot.hosts().contains(where: { $0.id == hostID }) == false {
+            throw APIError(404, "NOT_FOUND", "no host \(hostID) is known to this server", [("field", .string("host_id"))])
+        }
+        if let agentID, chains.isEmpty {
+            throw APIError(404, "NOT_FOUND", "no chain of agent \(agentID)" + (hostID.map { " on host \($0)" } ?? "")
+                           + " is stored", [("field", .string("agent_id"))])
+        }
+        let completeness = StoredCompleteness(hosts: hosts, chains: chains, incidents: incidents)
         var query = RecordQuery()
         query.hostID = hostID
         query.agentID = agentID
