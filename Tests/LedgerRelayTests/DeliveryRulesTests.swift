@@ -18,6 +18,37 @@ import Testing
         }
     }
 
+    /// A proxy's catch-all, a captive portal or another service behind --server: a 2xx that is
+    /// not ledger-server's acknowledgement of this batch must never move the cursor.
+    @Test func a2xxThatIsNotTheServersAcknowledgementStopsForwarding() {
+        let unrecognised = [answer(204), answer(200, "<html>ok</html>"), answer(200, #"{"status":"ok"}"#),
+                            answer(200, #"{"status":"stored"}"#), answer(200, "[10]"),
+                            answer(201, #"{"status":"queued","last_host_seq":10}"#)]
+        for outcome in unrecognised {
+            guard case .stop(_, "UNRECOGNISED_2XX", let message) = ServerVerdict.classify(outcome, lastHostSeq: 10)
+            else {
+                Issue.record("\(outcome) must stop forwarding")
+                continue
+            }
+            #expect(message.contains("check --server"))
+        }
+        let otherHost = answer(200, #"{"status":"stored","host_id":"web-2","batch_seq":1,"last_host_seq":10}"#)
+        guard case .stop(_, "HOST_MISMATCH", _) = ServerVerdict.classify(otherHost, lastHostSeq: 10, firstHostSeq: 1,
+                                                                         hostID: "web-1") else {
+            Issue.record("an acknowledgement of another host's batch must stop forwarding")
+            return
+        }
+        let otherStart = answer(200, #"{"status":"stored","host_id":"web-1","batch_seq":5,"last_host_seq":10}"#)
+        guard case .stop(_, "RANGE_MISMATCH", _) = ServerVerdict.classify(otherStart, lastHostSeq: 10, firstHostSeq: 1,
+                                                                          hostID: "web-1") else {
+            Issue.record("an acknowledgement of another range must stop forwarding")
+            return
+        }
+        let real = answer(200, #"{"status":"stored","host_id":"web-1","batch_seq":1,"last_host_seq":10}"#)
+        #expect(ServerVerdict.classify(real, lastHostSeq: 10, firstHostSeq: 1, hostID: "web-1")
+                == .delivered(replay: false))
+    }
+
     @Test func transientFailuresAreRetried() {
         for status in [408, 425, 429, 500, 502, 503, 504] {
             guard case .retry = ServerVerdict.classify(answer(status), lastHostSeq: 1) else {

@@ -101,7 +101,8 @@ final class Uploader: @unchecked Sendable {
                 "\(RelayBatch.signatureHeader): \(batch.signature)",
             ]
             let outcome = batch.compressed.withUnsafeBytes { client.post(url: url, headers: headers, body: $0) }
-            let verdict = ServerVerdict.classify(outcome, lastHostSeq: batch.lastHostSeq)
+            let verdict = ServerVerdict.classify(outcome, lastHostSeq: batch.lastHostSeq,
+                                                 firstHostSeq: batch.firstHostSeq, hostID: hostID)
             settle(window.finish(send, verdict), verdict, batch)
         }
     }
@@ -155,8 +156,9 @@ final class Uploader: @unchecked Sendable {
         case let .halted(first):
             guard first, case let .stop(status, code, message) = verdict else { return }
             board.failure(.stopped, "\(status) \(code): \(message)")
-            log.error("forwarding stopped: the server refused the relay; the journal and cursor are kept. "
-                      + "Fix the cause, then restart ledger-relay or send it SIGHUP", [
+            log.error("forwarding stopped: the server refused the relay, or its answer cannot be trusted; the "
+                      + "journal and cursor are kept. Fix the cause (see message), then restart ledger-relay or "
+                      + "send it SIGHUP", [
                         "status": status, "code": code, "message": message, "batch_seq": batch.firstHostSeq,
                         "acked_host_seq": cursor.durableValue])
         }

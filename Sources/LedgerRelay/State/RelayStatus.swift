@@ -16,7 +16,8 @@ public enum RelayState: String, Sendable {
     case backingOff = "backing-off"
     /// The server refused the batch's content (400, 413, 415 …): retried with backoff; see `reason`.
     case rejected
-    /// The server refused the relay itself (401, 403, 409): forwarding stopped; see `reason`.
+    /// The server refused the relay itself (401, 403, 409), or a 2xx was not ledger-server's
+    /// acknowledgement of the batch: forwarding stopped until SIGHUP or a restart; see `reason`.
     case stopped
 }
 
