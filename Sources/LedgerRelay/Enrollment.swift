@@ -34,16 +34,16 @@ enum Enrollment {
                 client.post(url: url, headers: ["Content-Type: application/json"], body: $0)
             }
             switch outcome {
-            case let .response(status, answerBytes) where (200...299).contains(status):
+            case let .response(status, answerBytes, _) where (200...299).contains(status):
                 _ = answerBytes
                 try FileSystem.writeAtomically(Array("\(hostID) \(publicKey)\n".utf8), to: marker, permissions: 0o640)
                 log.info("enrolled the host key with the server; the token will not be used again", [
                     "host_id": hostID, "public_key": publicKey])
                 return
-            case let .response(status, answerBytes) where status == 429 || status >= 500:
+            case let .response(status, answerBytes, _) where status == 429 || status >= 500:
                 let answer = ServerAnswer(answerBytes)
                 retryLater("\(status) \(answer.code ?? "")", &backoff, board, log)
-            case let .response(status, answerBytes):
+            case let .response(status, answerBytes, _):
                 let answer = ServerAnswer(answerBytes)
                 let message = "\(status) \(answer.code ?? ""): \(answer.message ?? "no message")"
                 if status == 409 {

@@ -47,6 +47,9 @@ public struct RelayConfiguration: Sendable {
         self.stateDirectory = stateDirectory
     }
 
+    /// The largest --batch-bytes: ledger-server's default --max-batch-bytes.
+    public static let maxBatchBytes = 64 << 20
+
     /// The cursor file ledgerd reads for retention (its --relay-cursor).
     public var cursorPath: String { stateDirectory + "/cursor" }
     /// The status document `ledgerctl status` shows.
@@ -84,7 +87,8 @@ public struct RelayConfiguration: Sendable {
             ConfigOption("backlog-batch-records", env: "LEDGER_BACKLOG_BATCH_RECORDS", kind: .int, default: "10000",
                          help: "most records in one batch while more are waiting (draining a backlog)"),
             ConfigOption("batch-bytes", env: "LEDGER_BATCH_BYTES", kind: .byteSize, default: "4MiB",
-                         help: "most uncompressed bytes in one batch (a larger single record goes alone)"),
+                         help: "most uncompressed bytes in one batch, up to 64MiB (a larger single record goes "
+                            + "alone; lowered after a 413, see docs/RELAY.md)"),
             ConfigOption("linger", env: "LEDGER_LINGER", kind: .duration, default: "200ms",
                          help: "how long a batch that is not full waits for more records"),
             ConfigOption("backoff-initial", env: "LEDGER_BACKOFF_INITIAL", kind: .duration, default: "100ms",
@@ -144,6 +148,12 @@ public struct RelayConfiguration: Sendable {
         }
         guard (1...64).contains(sealThreads) else { throw RelayError.configuration("--seal-threads must be 1 to 64") }
         guard batchBytes >= 1024 else { throw RelayError.configuration("--batch-bytes must be at least 1KiB") }
+        // ledger-server refuses a batch that decompresses to more than its --max-batch-bytes
+        // (64 MiB by default) with 413: a larger setting would only make the relay cut again.
+        guard batchBytes <= Self.maxBatchBytes else {
+            throw RelayError.configuration("--batch-bytes must be at most 64MiB (ledger-server's default "
+                                           + "--max-batch-bytes; larger batches are refused with 413), not \(batchBytes)")
+        }
         guard (1...9).contains(compressionLevel) else {
             throw RelayError.configuration("--compression-level must be 1 to 9")
         }

@@ -79,6 +79,59 @@ import Testing
         #expect(ServerVerdict.classify(damaged, lastHostSeq: 1) == .rejected("400 BAD_COMPRESSION: corrupt"))
     }
 
+    /// Resending the same request cannot change these answers; looping on them held every later
+    /// record back with nothing but `rejected` in the status.
+    @Test func answersThatRetryingCannotChangeStopWithWhatToFix() {
+        let redirect = HTTPOutcome.response(status: 301, body: [],
+                                            details: HTTPResponseDetails(location: "https://ledger.example/"))
+        guard case let .stop(301, "REDIRECTED", message) = ServerVerdict.classify(redirect, lastHostSeq: 1) else {
+            Issue.record("a redirect must stop forwarding")
+            return
+        }
+        #expect(message.contains("https://ledger.example/") && message.contains("--server"))
+        for status in [404, 405] {
+            guard case let .stop(_, "WRONG_ENDPOINT", message) = ServerVerdict.classify(answer(status), lastHostSeq: 1)
+            else {
+                Issue.record("\(status) must stop forwarding")
+                continue
+            }
+            #expect(message.contains("--server"))
+        }
+        guard case .stop(415, "UNSUPPORTED_ENCODING", _) = ServerVerdict.classify(answer(415), lastHostSeq: 1) else {
+            Issue.record("415 must stop forwarding")
+            return
+        }
+    }
+
+    @Test func a413CutsTheBatchesAgainUnlessItHoldsOneRecord() {
+        let tooLarge = answer(413, #"{"error":{"code":"BATCH_TOO_LARGE","message":"too big"}}"#)
+        guard case let .tooLarge(message) = ServerVerdict.classify(tooLarge, lastHostSeq: 20, firstHostSeq: 11,
+                                                                   wireBytes: 5000) else {
+            Issue.record("413 for several records must make the relay cut smaller batches")
+            return
+        }
+        #expect(message.contains("413") && message.contains("5000 bytes"))
+        guard case let .stop(413, "RECORD_TOO_LARGE", reason) = ServerVerdict.classify(
+            answer(413), lastHostSeq: 11, firstHostSeq: 11, wireBytes: 5000) else {
+            Issue.record("413 for one record must stop forwarding")
+            return
+        }
+        #expect(reason.contains("host_seq 11") && reason.contains("raise the limit"))
+    }
+
+    @Test func batchBytesAboveWhatTheServerTakesIsRefusedAtStart() throws {
+        func configuration(_ batchBytes: String) throws -> RelayConfiguration {
+            try RelayConfiguration(RelayConfiguration.spec.parse(
+                ["--server", "http://127.0.0.1:1", "--batch-bytes", batchBytes], environment: ["LEDGER_CONFIG": "/dev/null"]))
+        }
+        #expect(try configuration("64MiB").batchBytes == 64 << 20)
+        #expect(throws: RelayError.configuration("--batch-bytes must be at most 64MiB (ledger-server's default "
+                                                 + "--max-batch-bytes; larger batches are refused with 413), not "
+                                                 + "\((64 << 20) + 1)")) {
+            try configuration("\((64 << 20) + 1)")
+        }
+    }
+
     @Test func backoffGrowsExponentiallyWithFullJitterUpToTheCap() {
         var backoff = Backoff(initialMillis: 100, capMillis: 30_000)
         var generator = SystemRandomNumberGenerator()

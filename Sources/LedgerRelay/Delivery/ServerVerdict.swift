@@ -6,24 +6,31 @@ enum ServerVerdict: Equatable {
     case delivered(replay: Bool)
     /// Worth retrying as is: no answer, timeout, 408, 425, 429, 5xx. Retried forever.
     case retry(String)
-    /// A 4xx that names this batch (400 bad body, 413, 415 …). Retried with the capped
-    /// backoff, because the bytes the server saw may have been damaged on the way, and
-    /// the status says `rejected` with the reason; nothing is skipped.
+    /// A 4xx that names this batch (400 bad body …). Retried with the capped backoff, because
+    /// the bytes the server saw may have been damaged on the way, and the status says
+    /// `rejected` with the reason; nothing is skipped.
     case rejected(String)
+    /// 413 for a batch of several records: the server or a proxy takes no request this large.
+    /// Sending it again cannot help; the relay cuts the batches from this one again, smaller.
+    case tooLarge(String)
     /// 401, 403, 409: the key, the enrollment or the history is wrong; retrying cannot fix
     /// it. Forwarding stops until an operator acts. Also an answer the relay cannot trust
-    /// (a 2xx that is not ledger-server's acknowledgement of this very batch).
+    /// (a 2xx that is not ledger-server's acknowledgement of this very batch), and answers that
+    /// say the relay talks to the wrong place (3xx, 404, 405, 415) or that one record alone is
+    /// too large (413).
     case stop(status: Int, code: String, message: String)
 
     /// Classifies `outcome` for a batch that ends at `lastHostSeq` (and, when given, starts at
-    /// `firstHostSeq` and belongs to `hostID`).
+    /// `firstHostSeq`, belongs to `hostID` and is `wireBytes` long compressed).
     static func classify(_ outcome: HTTPOutcome, lastHostSeq: UInt64, firstHostSeq: UInt64? = nil,
-                         hostID: String? = nil) -> ServerVerdict {
+                         hostID: String? = nil, wireBytes: Int? = nil) -> ServerVerdict {
         switch outcome {
         case let .failed(message):
             return .retry("no answer: \(message)")
-        case let .response(status, body):
+        case let .response(status, body, details):
             let answer = ServerAnswer(body)
+            let said = "\(answer.code ?? "")\(answer.message.map { ": " + $0 } ?? "")"
+            let stated = said.isEmpty ? "no message from the server" : said
             switch status {
             case 200...299:
                 return acknowledgement(status, answer, body, lastHostSeq: lastHostSeq, firstHostSeq: firstHostSeq,
@@ -32,9 +39,32 @@ enum ServerVerdict: Equatable {
                 return .stop(status: status, code: answer.code ?? "HTTP_\(status)",
                              message: answer.message ?? "no message")
             case 408, 425, 429, 500...599:
-                return .retry("\(status) \(answer.code ?? "")\(answer.message.map { ": " + $0 } ?? "")")
+                return .retry("\(status) \(said)")
+            // Retrying the same request cannot change these answers: looping on them would hold
+            // every later record back without a word. Stop and say what to fix instead.
+            case 300...399:
+                return .stop(status: status, code: "REDIRECTED",
+                             message: "the server redirects to \(details.location ?? "(no Location header)"): set "
+                                + "--server to ledger-server's base URL; the relay does not follow redirects")
+            case 404, 405:
+                return .stop(status: status, code: "WRONG_ENDPOINT",
+                             message: "nothing at --server takes POST \(BatchMessage.batchPath) (\(stated)): check "
+                                + "--server (ledger-server's base URL, without a path) and any proxy's routes")
+            case 415:
+                return .stop(status: status, code: "UNSUPPORTED_ENCODING",
+                             message: "the deflate-encoded batch was refused (\(stated)): a proxy in between may "
+                                + "rewrite or refuse Content-Encoding: let \(BatchMessage.batchPath) through unchanged")
+            case 413:
+                let size = wireBytes.map { "\($0) bytes on the wire" } ?? "the request"
+                if let firstHostSeq, firstHostSeq == lastHostSeq {
+                    return .stop(status: status, code: "RECORD_TOO_LARGE",
+                                 message: "host_seq \(lastHostSeq) alone (\(size)) is too large for the server or a "
+                                    + "proxy (\(stated)): raise the limit (ledger-server --max-body and "
+                                    + "--max-batch-bytes, the proxy's body size limit), then restart ledger-relay")
+                }
+                return .tooLarge("413 \(said.isEmpty ? "TOO_LARGE" : said) (\(size))")
             default:
-                return .rejected("\(status) \(answer.code ?? "")\(answer.message.map { ": " + $0 } ?? "")")
+                return .rejected("\(status) \(said)")
             }
         }
     }

@@ -17,11 +17,13 @@ final class SealTicket: @unchecked Sendable {
     private var cancelled = false
     let firstHostSeq: UInt64
     let lastHostSeq: UInt64
+    let cut: Int
 
     init(_ batch: PendingBatch) {
         pending = batch
         firstHostSeq = batch.firstHostSeq
         lastHostSeq = batch.lastHostSeq
+        cut = batch.cut
     }
 
     /// A ticket that is already sealed (the caller sealed in place).
@@ -29,6 +31,7 @@ final class SealTicket: @unchecked Sendable {
         sealed = batch
         firstHostSeq = batch.firstHostSeq
         lastHostSeq = batch.lastHostSeq
+        cut = batch.cut
     }
 
     /// Hands the body to a seal thread; nil if another thread took it or the relay is stopping.

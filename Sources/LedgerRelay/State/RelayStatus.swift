@@ -14,10 +14,13 @@ public enum RelayState: String, Sendable {
     case forwarding
     /// The last attempt failed (no answer, 429, 5xx): waiting out the backoff, then retrying.
     case backingOff = "backing-off"
-    /// The server refused the batch's content (400, 413, 415 …): retried with backoff; see `reason`.
+    /// The server refused the batch's content (400 …): retried with backoff; or refused it as too
+    /// large (413) and the relay cuts smaller batches; see `reason`.
     case rejected
-    /// The server refused the relay itself (401, 403, 409), or a 2xx was not ledger-server's
-    /// acknowledgement of the batch: forwarding stopped until SIGHUP or a restart; see `reason`.
+    /// The server refused the relay itself (401, 403, 409), a 2xx was not ledger-server's
+    /// acknowledgement of the batch, the answer says the relay talks to the wrong place (3xx, 404,
+    /// 405, 415), or one record is too large (413): forwarding stopped until SIGHUP or a
+    /// restart; see `reason`.
     case stopped
 }
 

@@ -13,9 +13,15 @@ import LedgerPosix
 /// What came back from one request.
 enum HTTPOutcome: Equatable {
     /// The server answered (any status). `body` is capped at `HTTPClient.maxResponseBytes`.
-    case response(status: Int, body: [UInt8])
+    case response(status: Int, body: [UInt8], details: HTTPResponseDetails = HTTPResponseDetails())
     /// No answer: connect failure, reset, timeout, TLS failure. `message` is curl's.
     case failed(String)
+}
+
+/// The response headers the relay acts on.
+struct HTTPResponseDetails: Equatable {
+    /// Where a 3xx points (the relay never follows it: it names it in the stop reason).
+    var location: String?
 }
 
 /// A blocking HTTP client for one thread. Not thread-safe: each thread owns its own.
@@ -108,7 +114,14 @@ final class HTTPClient {
         }
         var status = 0
         _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return .response(status: status, body: sink.bytes)
+        var details = HTTPResponseDetails()
+        if (300...399).contains(status) {
+            var location: UnsafeMutablePointer<CChar>?
+            if ccurl_getinfo_string(handle, CURLINFO_REDIRECT_URL, &location) == CURLE_OK, let location {
+                details.location = String(cString: location)
+            }
+        }
+        return .response(status: status, body: sink.bytes, details: details)
     }
 }
 
