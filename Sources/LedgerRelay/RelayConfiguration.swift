@@ -15,6 +15,7 @@ public struct RelayConfiguration: Sendable {
     /// PEM bundle of the CAs to trust for https (instead of the system store).
     public var caFile: String?
     public var connectTimeoutMillis: Int = 5_000
+    /// Nothing moving for this long ends a request (HTTPClient: a stall, not a slow upload).
     public var requestTimeoutMillis: Int = 30_000
     /// A batch is sent when it holds this many records ...
     public var batchRecords: Int = 1_000
@@ -81,7 +82,8 @@ public struct RelayConfiguration: Sendable {
             ConfigOption("connect-timeout", env: "LEDGER_CONNECT_TIMEOUT", kind: .duration, default: "5s",
                          help: "TCP and TLS connect timeout"),
             ConfigOption("request-timeout", env: "LEDGER_REQUEST_TIMEOUT", kind: .duration, default: "30s",
-                         help: "whole-request timeout (upload, server commit, answer)"),
+                         help: "longest a request may go with nothing sent or received (the server's commit "
+                            + "included); a slow upload that keeps moving is not cut short"),
             ConfigOption("batch-records", env: "LEDGER_BATCH_RECORDS", kind: .int, default: "1000",
                          help: "most records in one batch"),
             ConfigOption("backlog-batch-records", env: "LEDGER_BACKLOG_BATCH_RECORDS", kind: .int, default: "10000",

@@ -29,19 +29,42 @@ final class HTTPClient {
     /// Answers are small JSON documents; anything longer is cut (and only used in messages).
     static let maxResponseBytes = 64 << 10
 
+    /// Below this many bytes per second (sent and received together) for the request timeout,
+    /// a request is stalled: nothing moves at all, neither the upload nor the answer.
+    static let stalledBytesPerSecond = 1
+    /// The whole-request bound allows the body to go at this average rate (8 kbit/s) on top of
+    /// the request timeout. It is only a backstop against a peer that keeps a request alive by
+    /// trickling; stalls are caught by the rule above long before.
+    static let slowestBodyBytesPerSecond = 1024
+
+    /// The bound on one whole request carrying `bodyBytes`: the request timeout plus the body at
+    /// `slowestBodyBytesPerSecond`.
+    ///
+    /// Why not one fixed limit: CURLOPT_TIMEOUT_MS covers the upload too, so with 30 s a
+    /// 1-2 MB batch on an uplink under ~500 kbit/s timed out every time and was never delivered.
+    static func wholeRequestMillis(requestTimeoutMillis: Int, bodyBytes: Int) -> Int {
+        let (body, overflow) = bodyBytes.multipliedReportingOverflow(by: 1_000)
+        return overflow ? Int.max / 2 : requestTimeoutMillis + body / slowestBodyBytesPerSecond
+    }
+
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let sink = ResponseSink()
+    private let requestTimeoutMillis: Int
 
     /// - Parameters:
+    ///   - requestTimeoutMillis: how long a request may go without any byte moving (the server's
+    ///     verification and commit happen in such a pause); see `wholeRequestMillis` for the
+    ///     bound on the whole request.
     ///   - caFile: PEM bundle to trust instead of the system store (https only).
     init(connectTimeoutMillis: Int, requestTimeoutMillis: Int, caFile: String?) throws {
         guard Self.globalInit, let handle = curl_easy_init() else {
             throw RelayError.transport("curl_easy_init failed")
         }
         self.handle = handle
+        self.requestTimeoutMillis = requestTimeoutMillis
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         var ok = true
@@ -50,7 +73,9 @@ final class HTTPClient {
         ok = ok && ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
         ok = ok && ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)) == CURLE_OK
         ok = ok && ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, requestTimeoutMillis) == CURLE_OK
+        // A stall, not a slow link, ends a request: curl's low-speed check (whole seconds).
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, Self.stalledBytesPerSecond) == CURLE_OK
+        ok = ok && ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, (requestTimeoutMillis + 999) / 1_000) == CURLE_OK
         ok = ok && ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1) == CURLE_OK
         ok = ok && ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1) == CURLE_OK
         // Only http and https, and never follow a redirect: a batch goes where it was configured to.
@@ -97,6 +122,8 @@ final class HTTPClient {
             guard ccurl_setopt_pointer(handle, CURLOPT_URL, urlPointer) == CURLE_OK,
                   ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, list) == CURLE_OK,
                   ccurl_setopt_long(handle, CURLOPT_POST, 1) == CURLE_OK,
+                  ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.wholeRequestMillis(
+                      requestTimeoutMillis: requestTimeoutMillis, bodyBytes: body.count)) == CURLE_OK,
                   ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) == CURLE_OK,
                   // SAFETY: curl reads the body only during curl_easy_perform, inside this closure,
                   // while `body` is valid. A zero-length body still needs a non-null pointer.

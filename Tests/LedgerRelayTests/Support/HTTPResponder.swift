@@ -28,6 +28,10 @@ final class HTTPResponder: @unchecked Sendable {
         case forward
         /// Answer with this status, extra header lines and body.
         case answer(status: Int, headers: [String], body: String)
+        /// Answer 200 with `body`, one byte every `intervalMillis` (a peer that keeps a request alive).
+        case trickle(body: String, intervalMillis: Int)
+        /// Never answer (a black hole); the connection stays open until `close()`.
+        case hang
     }
 
     private let lock = NSLock()
@@ -39,20 +43,17 @@ final class HTTPResponder: @unchecked Sendable {
     let upstreamPort: UInt16
     /// Bytes per second at which request bodies are read (a slow uplink); nil: as fast as they come.
     let readRate: Int?
+    private var hanging: [Int32] = []
 
-    /// - Parameter readRate: read request bodies at this many bytes per second. The listening
-    ///   socket's receive buffer is then kept small, so the sender's upload really is that slow
-    ///   rather than absorbed by the kernel.
-    init(upstreamPort: UInt16, readRate: Int? = nil) throws {
+    /// - Parameter readRate: read request bodies at this many bytes per second. On loopback the
+    ///   sender's kernel takes the first ~3 MB at once (its send buffer grows to tcp_wmem's
+    ///   maximum), so only a larger body is really uploaded at this rate.
+    init(upstreamPort: UInt16 = 9, readRate: Int? = nil) throws {
         self.upstreamPort = upstreamPort
         self.readRate = readRate
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        if readRate != nil {
-            var small: Int32 = 4096
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        }
         var address = Self.loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -84,6 +85,9 @@ final class HTTPResponder: @unchecked Sendable {
     func close() {
         shutdown(listener, Int32(SHUT_RDWR))
         Glibc.close(listener)
+        lock.lock()
+        for fd in hanging { shutdown(fd, Int32(SHUT_RDWR)) }
+        lock.unlock()
     }
 
     private static func loopback(port: UInt16) -> sockaddr_in {
@@ -127,6 +131,22 @@ final class HTTPResponder: @unchecked Sendable {
             if status != 204 { answer += "Content-Length: \(text.utf8.count)\r\n" }
             answer += "Connection: close\r\n\r\n" + (status == 204 ? "" : text)
             writeAll(client, Array(answer.utf8))
+        case let .trickle(text, interval):
+            writeAll(client, Array("HTTP/1.1 200 OK\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n".utf8))
+            for byte in text.utf8 {
+                usleep(UInt32(interval) * 1_000)
+                guard send(client, [byte], 1, Int32(MSG_NOSIGNAL)) == 1 else { return }
+            }
+        case .hang:
+            lock.lock()
+            hanging.append(client)
+            lock.unlock()
+            var byte: UInt8 = 0
+            _ = read(client, &byte, 1)  // returns when the peer gives up or close() shuts it down
+            // Before the caller closes it: close() must never shut down a reused descriptor.
+            lock.lock()
+            hanging.removeAll { $0 == client }
+            lock.unlock()
         case .forward:
             forward(request, to: client)
         }
@@ -156,12 +176,18 @@ final class HTTPResponder: @unchecked Sendable {
         if let line = headText.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }) {
             length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
         }
-        let slice = readRate.map { max(1, $0 / 20) } ?? buffer.count
+        // Slow reading: at most readRate / 20 bytes per 50 ms tick.
+        let perTick = readRate.map { max(1, $0 / 20) } ?? Int.max
+        var tickBudget = perTick
         while body.count < length {
-            let n = read(fd, &buffer, min(slice, length - body.count))
+            if tickBudget == 0 {
+                usleep(50_000)
+                tickBudget = perTick
+            }
+            let n = read(fd, &buffer, min(buffer.count, tickBudget, length - body.count))
             guard n > 0 else { return nil }
             body.append(contentsOf: buffer[..<n])
-            if readRate != nil { usleep(50_000) }
+            if readRate != nil { tickBudget -= n }
         }
         return (head, body)
     }
@@ -193,7 +219,8 @@ final class HTTPResponder: @unchecked Sendable {
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         var sent = 0
         while sent < bytes.count {
-            let w = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a peer that gave up must not kill the test process with SIGPIPE.
+            let w = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard w > 0 else { return }
             sent += w
         }
