@@ -62,6 +62,23 @@ import Testing
         #expect(seconds < 6)
     }
 
+    /// libcurl refuses a string option longer than 8,000,000 bytes: the relay's error names the
+    /// option and the flag behind it. (The old error path freed the handle and the error buffer,
+    /// read the buffer after freeing it, and deinit freed both again.)
+    @Test func anOptionLibcurlRefusesIsNamedAndNothingIsFreedTwice() {
+        let absurdPath = "/" + String(repeating: "a", count: 8_000_001)
+        do {
+            _ = try HTTPClient(connectTimeoutMillis: 1_000, requestTimeoutMillis: 1_000, caFile: absurdPath)
+            Issue.record("libcurl took a CA path of 8 MB")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("libcurl refused CURLOPT_CAINFO (--ca-file)"), "\(text)")
+            #expect(text.allSatisfy { $0.isASCII && !$0.isNewline }, "\(text)")
+        }
+        // The allocator notices a double free at the next allocations of that size, if not at once.
+        for _ in 0..<100 { _ = [CChar](repeating: 0, count: 257) }
+    }
+
     @Test func theWholeRequestBoundGrowsWithTheBody() {
         #expect(HTTPClient.wholeRequestMillis(requestTimeoutMillis: 30_000, bodyBytes: 0) == 30_000)
         // 2 MB at 8 kbit/s: 2,048 s on top of the request timeout.

@@ -67,24 +67,30 @@ final class HTTPClient {
         self.requestTimeoutMillis = requestTimeoutMillis
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        var ok = true
-        ok = ok && ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer) == CURLE_OK
-        // Threads and signals: curl must not use SIGALRM for DNS timeouts in a threaded program.
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis) == CURLE_OK
-        // A stall, not a slow link, ends a request: curl's low-speed check (whole seconds).
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, Self.stalledBytesPerSecond) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, (requestTimeoutMillis + 999) / 1_000) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1) == CURLE_OK
-        // Only http and https, and never follow a redirect: a batch goes where it was configured to.
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK
-        ok = ok && ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
-        if let caFile {
-            ok = ok && caFile.withCString { ccurl_setopt_pointer(handle, CURLOPT_CAINFO, $0) } == CURLE_OK
+        // The first option libcurl refuses, named for the error.
+        var refused: (option: String, code: CURLcode)?
+        func set(_ option: String, _ code: CURLcode) {
+            if refused == nil, code != CURLE_OK { refused = (option, code) }
         }
-        ok = ok && ccurl_setopt_write_function(handle, { data, size, count, context in
+        set("CURLOPT_ERRORBUFFER", ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        // Threads and signals: curl must not use SIGALRM for DNS timeouts in a threaded program.
+        set("CURLOPT_NOSIGNAL", ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        set("CURLOPT_HTTP_VERSION", ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)))
+        set("CURLOPT_CONNECTTIMEOUT_MS (--connect-timeout)",
+            ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, connectTimeoutMillis))
+        // A stall, not a slow link, ends a request: curl's low-speed check (whole seconds).
+        set("CURLOPT_LOW_SPEED_LIMIT", ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, Self.stalledBytesPerSecond))
+        set("CURLOPT_LOW_SPEED_TIME (--request-timeout)",
+            ccurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, (requestTimeoutMillis + 999) / 1_000))
+        set("CURLOPT_TCP_KEEPALIVE", ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1))
+        set("CURLOPT_TCP_NODELAY", ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1))
+        // Only http and https, and never follow a redirect: a batch goes where it was configured to.
+        set("CURLOPT_PROTOCOLS", ccurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS)))
+        set("CURLOPT_FOLLOWLOCATION", ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
+        if let caFile {
+            set("CURLOPT_CAINFO (--ca-file)", caFile.withCString { ccurl_setopt_pointer(handle, CURLOPT_CAINFO, $0) })
+        }
+        set("CURLOPT_WRITEFUNCTION", ccurl_setopt_write_function(handle, { data, size, count, context in
             // SAFETY: `context` is the ResponseSink this client owns (set below) and outlives
             // every transfer; `data` holds size*count bytes for the duration of the call.
             let sink = Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue()
@@ -94,13 +100,17 @@ final class HTTPClient {
                 sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: room))
             }
             return length
-        }) == CURLE_OK
-        ok = ok && ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
-            == CURLE_OK
-        guard ok else {
-            curl_easy_cleanup(handle)
-            errorBuffer.deallocate()
-            throw RelayError.transport("libcurl refused an option: \(String(cString: errorBuffer))")
+        }))
+        set("CURLOPT_WRITEDATA",
+            ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()))
+        if let refused {
+            // Every stored property is set, so a throw from here runs deinit, which frees the
+            // handle and the buffer: freeing them here too freed them twice, and the message
+            // read the buffer after it was freed.
+            let detail = String(cString: errorBuffer)
+            throw RelayError.transport("libcurl refused \(refused.option): "
+                                       + "\(String(cString: curl_easy_strerror(refused.code)))"
+                                       + (detail.isEmpty ? "" : " (\(detail))"))
         }
     }
 
