@@ -62,6 +62,18 @@ import Testing
         }
     }
 
+    @Test func retryAfterIsPassedOnWithTheRetry() {
+        let busy = HTTPOutcome.response(status: 429, body: [], details: HTTPResponseDetails(retryAfterSeconds: 7))
+        guard case .retry(_, retryAfterMillis: 7_000) = ServerVerdict.classify(busy, lastHostSeq: 1) else {
+            Issue.record("429 with Retry-After: 7 must wait 7 s")
+            return
+        }
+        guard case .retry(_, retryAfterMillis: nil) = ServerVerdict.classify(answer(503), lastHostSeq: 1) else {
+            Issue.record("503 without Retry-After leaves the delay to the backoff")
+            return
+        }
+    }
+
     @Test func keyRevocationAndForkStopForwardingWithTheServersReason() {
         let revoked = answer(403, #"{"error":{"code":"HOST_REVOKED","message":"host h is revoked"}}"#)
         #expect(ServerVerdict.classify(revoked, lastHostSeq: 1)

@@ -84,6 +84,32 @@ import Testing
         #expect(window.next()?.batch.firstHostSeq == 11)
     }
 
+    /// The probe waits for the server's Retry-After (not just the backoff), up to the backoff cap.
+    @Test func theProbeWaitsForRetryAfterUpToTheCap() throws {
+        let window = DeliveryWindow(capacity: 2, backoff: Backoff(initialMillis: 1, capMillis: 2_000))
+        #expect(window.append(Self.batch(1)))
+        let send = try #require(window.next())
+        guard case let .newRound(delay, _) = window.finish(send, .retry("429", retryAfterMillis: 600)) else {
+            Issue.record("a 429 starts a round")
+            return
+        }
+        #expect(delay == 600)
+        let started = Date()
+        let probe = try #require(Self.next(window, within: 3))
+        #expect(probe.batch.firstHostSeq == 1)
+        #expect(Date().timeIntervalSince(started) >= 0.5, "the probe went before Retry-After")
+
+        let capped = DeliveryWindow(capacity: 2, backoff: Backoff(initialMillis: 1, capMillis: 100))
+        #expect(capped.append(Self.batch(1)))
+        let first = try #require(capped.next())
+        guard case let .newRound(cappedDelay, _) = capped.finish(first, .retry("503", retryAfterMillis: 3_600_000))
+        else {
+            Issue.record("a 503 starts a round")
+            return
+        }
+        #expect(cappedDelay == 100)
+    }
+
     @Test func refusalHaltsUntilResume() throws {
         let window = Self.window(2)
         #expect(window.append(Self.batch(1)))

@@ -79,6 +79,35 @@ import Testing
         for _ in 0..<100 { _ = [CChar](repeating: 0, count: 257) }
     }
 
+    @Test func retryAfterIsReadInSecondsAndAsADate() throws {
+        let responder = try HTTPResponder()
+        defer { responder.close() }
+        let client = try HTTPClient(connectTimeoutMillis: 2_000, requestTimeoutMillis: 2_000, caFile: nil)
+        responder.handler = { _ in .answer(status: 429, headers: ["Retry-After: 7"], body: "") }
+        guard case let .response(429, _, details) = post(client, responder.url, bytes: 10).0 else {
+            Issue.record("no 429")
+            return
+        }
+        #expect(details.retryAfterSeconds == 7)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let date = formatter.string(from: Date().addingTimeInterval(30))
+        responder.handler = { _ in .answer(status: 503, headers: ["Retry-After: \(date)"], body: "") }
+        guard case let .response(503, _, dated) = post(client, responder.url, bytes: 10).0 else {
+            Issue.record("no 503")
+            return
+        }
+        #expect((25...31).contains(dated.retryAfterSeconds ?? 0), "\(dated)")
+        responder.handler = { _ in .answer(status: 503, headers: [], body: "") }
+        guard case let .response(503, _, none) = post(client, responder.url, bytes: 10).0 else {
+            Issue.record("no 503")
+            return
+        }
+        #expect(none.retryAfterSeconds == nil)
+    }
+
     @Test func theWholeRequestBoundGrowsWithTheBody() {
         #expect(HTTPClient.wholeRequestMillis(requestTimeoutMillis: 30_000, bodyBytes: 0) == 30_000)
         // 2 MB at 8 kbit/s: 2,048 s on top of the request timeout.

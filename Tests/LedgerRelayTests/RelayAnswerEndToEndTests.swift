@@ -48,6 +48,31 @@ extension RelayEndToEndTests {
         _ = try stack.verifyServer(expected: sent)
     }
 
+    /// A server (or proxy) answering 429 with Retry-After: 2 is not asked again sooner.
+    @Test func retryAfterIsHonouredBetweenAttempts() throws {
+        let stack = try TestStack("retryafter")
+        try stack.startServer()
+        try stack.startDaemon()
+        try stack.enrollKey()
+        let responder = try HTTPResponder(upstreamPort: stack.serverPort)
+        defer { responder.close() }
+        let times = RequestTimes()
+        responder.handler = { _ in
+            times.add(Date()) <= 3
+                ? .answer(status: 429, headers: ["Retry-After: 2"], body: #"{"error":{"code":"BUSY","message":"later"}}"#)
+                : .forward
+        }
+        let sent = try stack.send(10)
+        try stack.startRelay(serverURL: responder.url, ["--in-flight", "1", "--backoff-max", "5s"])
+        try stack.waitForServer(records: sent, seconds: 30)
+        let seen = times.all
+        #expect(seen.count >= 4)
+        for index in 1..<min(seen.count, 4) {
+            let gap = seen[index].timeIntervalSince(seen[index - 1])
+            #expect(gap >= 1.9, "attempt \(index + 1) came \(gap) s after a 429 with Retry-After: 2")
+        }
+    }
+
     /// A proxy with a body size limit (nginx's client_max_body_size) answers 413 to the large
     /// batches of a backlog. The relay cuts the batches again, smaller, from the refused one, with
     /// several in flight, and every record arrives exactly once.
@@ -127,5 +152,25 @@ extension RelayEndToEndTests {
         #expect(exit == 0)
         #expect(text.contains("relay         stopped: \(status) \(code)") && text.contains(shown), "\(text)")
         #expect(stack.cursor == 0)
+    }
+}
+
+/// When the responder saw each request (its handler runs on several threads).
+final class RequestTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [Date] = []
+
+    /// Records one request; returns how many there were so far.
+    func add(_ date: Date) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        times.append(date)
+        return times.count
+    }
+
+    var all: [Date] {
+        lock.lock()
+        defer { lock.unlock() }
+        return times
     }
 }

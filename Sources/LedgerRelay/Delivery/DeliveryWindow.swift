@@ -173,7 +173,10 @@ final class DeliveryWindow: @unchecked Sendable {
                 backoff.reset()
             }
             return .released(released, replays: replays, recovered: recovered, healthy: !recovering && !halted)
-        case .retry, .rejected:
+        case let .retry(_, retryAfterMillis):
+            slots[index].state = .waiting
+            return failureRound(send, retryAfterMillis: retryAfterMillis)
+        case .rejected:
             slots[index].state = .waiting
             return failureRound(send)
         case .tooLarge:
@@ -200,11 +203,12 @@ final class DeliveryWindow: @unchecked Sendable {
     }
 
     /// A failure of the current round starts the next one; of an earlier round, it is absorbed.
-    private func failureRound(_ send: Send) -> Settlement {
+    /// The probe waits the backoff delay, and at least the server's Retry-After up to the cap.
+    private func failureRound(_ send: Send, retryAfterMillis: Int? = nil) -> Settlement {
         guard send.round == round, !halted else { return .absorbed }
         round += 1
         recovering = true
-        let delay = backoff.nextDelayMillis()
+        let delay = max(backoff.nextDelayMillis(), min(retryAfterMillis ?? 0, backoff.capMillis))
         probeAtNanos = SystemClock.monotonicNanoseconds() + UInt64(delay) * 1_000_000
         return .newRound(delayMillis: delay, failures: backoff.failures)
     }

@@ -4,8 +4,9 @@ import Foundation
 enum ServerVerdict: Equatable {
     /// 2xx: the server holds the batch (`replay`: it already did). The cursor may advance.
     case delivered(replay: Bool)
-    /// Worth retrying as is: no answer, timeout, 408, 425, 429, 5xx. Retried forever.
-    case retry(String)
+    /// Worth retrying as is: no answer, timeout, 408, 425, 429, 5xx. Retried forever, not
+    /// before `retryAfterMillis` when the server said so (Retry-After).
+    case retry(String, retryAfterMillis: Int? = nil)
     /// A 4xx that names this batch (400 bad body …). Retried with the capped backoff, because
     /// the bytes the server saw may have been damaged on the way, and the status says
     /// `rejected` with the reason; nothing is skipped.
@@ -39,7 +40,9 @@ enum ServerVerdict: Equatable {
                 return .stop(status: status, code: answer.code ?? "HTTP_\(status)",
                              message: answer.message ?? "no message")
             case 408, 425, 429, 500...599:
-                return .retry("\(status) \(said)")
+                let (millis, overflow) = (details.retryAfterSeconds ?? 0).multipliedReportingOverflow(by: 1_000)
+                return .retry("\(status) \(said)", retryAfterMillis: details.retryAfterSeconds == nil ? nil
+                                 : overflow ? Int.max : millis)
             // Retrying the same request cannot change these answers: looping on them would hold
             // every later record back without a word. Stop and say what to fix instead.
             case 300...399:

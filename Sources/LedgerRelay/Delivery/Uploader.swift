@@ -156,7 +156,7 @@ final class Uploader: @unchecked Sendable {
         case let .newRound(delay, failures):
             let (state, message): (RelayState, String) = switch verdict {
             case let .rejected(message), let .tooLarge(message): (.rejected, message)
-            case let .retry(message): (.backingOff, message)
+            case let .retry(message, _): (.backingOff, message)
             default: (.backingOff, "\(verdict)")
             }
             board.failure(state, message)

@@ -22,6 +22,8 @@ enum HTTPOutcome: Equatable {
 struct HTTPResponseDetails: Equatable {
     /// Where a 3xx points (the relay never follows it: it names it in the stop reason).
     var location: String?
+    /// Retry-After (seconds, or an HTTP date turned into seconds from now), when the answer had one.
+    var retryAfterSeconds: Int?
 }
 
 /// A blocking HTTP client for one thread. Not thread-safe: each thread owns its own.
@@ -152,6 +154,10 @@ final class HTTPClient {
         var status = 0
         _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var details = HTTPResponseDetails()
+        var retryAfter: curl_off_t = 0
+        if ccurl_getinfo_offset(handle, CURLINFO_RETRY_AFTER, &retryAfter) == CURLE_OK, retryAfter > 0 {
+            details.retryAfterSeconds = Int(retryAfter)
+        }
         if (300...399).contains(status) {
             var location: UnsafeMutablePointer<CChar>?
             if ccurl_getinfo_string(handle, CURLINFO_REDIRECT_URL, &location) == CURLE_OK, let location {
