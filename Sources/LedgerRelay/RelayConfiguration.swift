@@ -106,7 +106,8 @@ public struct RelayConfiguration: Sendable {
             ConfigOption("in-flight", env: "LEDGER_IN_FLIGHT", kind: .int, default: "4",
                          help: "batches in flight at once, one keep-alive connection each (1 to 16)"),
             ConfigOption("progress-interval", env: "LEDGER_PROGRESS_INTERVAL", kind: .duration, default: "5s",
-                         help: "how often backlog progress is logged and the status file refreshed"),
+                         help: "how often backlog progress is logged and the status file refreshed (at least "
+                            + "100ms)"),
         ],
         configFileOption: "config")
 
@@ -168,6 +169,10 @@ public struct RelayConfiguration: Sendable {
         }
         guard connectTimeoutMillis >= 1, requestTimeoutMillis >= 1 else {
             throw RelayError.configuration("timeouts must be at least 1ms")
+        }
+        // The main loop wakes every interval to refresh the status file: 0 made it spin on a core.
+        guard progressIntervalMillis >= 100 else {
+            throw RelayError.configuration("--progress-interval must be at least 100ms, not \(progressIntervalMillis)ms")
         }
     }
 

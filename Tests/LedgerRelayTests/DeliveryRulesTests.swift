@@ -144,6 +144,21 @@ import Testing
         }
     }
 
+    @Test func aProgressIntervalThatWouldSpinTheMainLoopIsRefusedAtStart() throws {
+        func configuration(_ interval: String) throws -> RelayConfiguration {
+            try RelayConfiguration(RelayConfiguration.spec.parse(
+                ["--server", "http://127.0.0.1:1", "--progress-interval", interval],
+                environment: ["LEDGER_CONFIG": "/dev/null"]))
+        }
+        #expect(try configuration("100ms").progressIntervalMillis == 100)
+        for interval in ["0", "0s", "99ms"] {
+            #expect(throws: RelayError.self, "--progress-interval \(interval)") { try configuration(interval) }
+        }
+        #expect(throws: RelayError.configuration("--progress-interval must be at least 100ms, not 0ms")) {
+            try configuration("0s")
+        }
+    }
+
     @Test func backoffGrowsExponentiallyWithFullJitterUpToTheCap() {
         var backoff = Backoff(initialMillis: 100, capMillis: 30_000)
         var generator = SystemRandomNumberGenerator()
