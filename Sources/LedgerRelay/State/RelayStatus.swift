@@ -122,6 +122,7 @@ public struct RelayStatus: Sendable, Equatable {
     }
 
     /// Replaces the status file (temporary file + rename; no fsync, the document is advisory).
+    /// One writer at a time (StatusBoard's write lock): the temporary file's name is fixed.
     func write(to path: String) throws {
         let temporary = path + ".tmp"
         let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate], permissions: 0o644)
