@@ -44,16 +44,17 @@ enum Enrollment {
                 client.post(url: url, headers: ["Content-Type: application/json"], body: $0)
             }
             switch outcome {
-            case let .response(status, answerBytes) where (200...299).contains(status):
+            case let .response(status, answerBytes, _) where (200...299).contains(status):
                 _ = answerBytes
                 try writeMarker(hostID: hostID, key: key, configuration: configuration)
                 log.info("enrolled the host key with the server; the token will not be used again", [
                     "host_id": hostID, "public_key": publicKey])
                 return .settled
-            case let .response(status, answerBytes) where status == 429 || status >= 500:
+            case let .response(status, answerBytes, details) where status == 429 || status >= 500:
                 let answer = ServerAnswer(answerBytes)
-                retryLater("\(status) \(answer.code ?? "")", &backoff, board, log)
-            case let .response(status, answerBytes):
+                retryLater("\(status) \(answer.code ?? "")", &backoff, board, log,
+                           retryAfterSeconds: details.retryAfterSeconds)
+            case let .response(status, answerBytes, _):
                 let answer = ServerAnswer(answerBytes)
                 let message = "\(status) \(answer.code ?? ""): \(answer.message ?? "no message")"
                 if status == 409 {
@@ -101,8 +102,11 @@ enum Enrollment {
                                        to: configuration.enrolledMarkerPath, permissions: 0o640)
     }
 
-    private static func retryLater(_ message: String, _ backoff: inout Backoff, _ board: StatusBoard, _ log: Logger) {
-        let delay = backoff.nextDelayMillis()
+    private static func retryLater(_ message: String, _ backoff: inout Backoff, _ board: StatusBoard, _ log: Logger,
+                                   retryAfterSeconds: Int? = nil) {
+        // The server's Retry-After, when it gave one, up to the backoff cap (as for batches).
+        let asked = min(retryAfterSeconds ?? 0, backoff.capMillis / 1_000)
+        let delay = max(backoff.nextDelayMillis(), asked * 1_000)
         board.failure(.starting, "enrollment: \(message)")
         log.warn("enrollment not answered; retrying", ["error": message, "retry_in_ms": delay])
         usleep(UInt32(min(delay, 4_000) * 1000))

@@ -156,7 +156,7 @@ public final class Relay: @unchecked Sendable {
         let producer = Producer(batcher: batcher, pool: pool, watcher: watcher, queue: queue, board: board,
                                 lingerMillis: c.lingerMillis, log: log)
         let uploader = Uploader(clients: clients, configuration: c, hostID: hostID, queue: queue, cursor: cursor,
-                                board: board, log: log)
+                                board: board, log: log, requestRecut: producer.requestRecut)
         condition.lock()
         self.producer = producer
         self.uploader = uploader

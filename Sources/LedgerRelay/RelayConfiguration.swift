@@ -15,6 +15,7 @@ public struct RelayConfiguration: Sendable {
     /// PEM bundle of the CAs to trust for https (instead of the system store).
     public var caFile: String?
     public var connectTimeoutMillis: Int = 5_000
+    /// Nothing moving for this long ends a request (HTTPClient: a stall, not a slow upload).
     public var requestTimeoutMillis: Int = 30_000
     /// A batch is sent when it holds this many records ...
     public var batchRecords: Int = 1_000
@@ -47,6 +48,9 @@ public struct RelayConfiguration: Sendable {
         self.stateDirectory = stateDirectory
     }
 
+    /// The largest --batch-bytes: ledger-server's default --max-batch-bytes.
+    public static let maxBatchBytes = 64 << 20
+
     /// The cursor file ledgerd reads for retention (its --relay-cursor).
     public var cursorPath: String { stateDirectory + "/cursor" }
     /// The status document `ledgerctl status` shows.
@@ -78,13 +82,15 @@ public struct RelayConfiguration: Sendable {
             ConfigOption("connect-timeout", env: "LEDGER_CONNECT_TIMEOUT", kind: .duration, default: "5s",
                          help: "TCP and TLS connect timeout"),
             ConfigOption("request-timeout", env: "LEDGER_REQUEST_TIMEOUT", kind: .duration, default: "30s",
-                         help: "whole-request timeout (upload, server commit, answer)"),
+                         help: "longest a request may go with nothing sent or received (the server's commit "
+                            + "included); a slow upload that keeps moving is not cut short"),
             ConfigOption("batch-records", env: "LEDGER_BATCH_RECORDS", kind: .int, default: "1000",
                          help: "most records in one batch"),
             ConfigOption("backlog-batch-records", env: "LEDGER_BACKLOG_BATCH_RECORDS", kind: .int, default: "10000",
                          help: "most records in one batch while more are waiting (draining a backlog)"),
             ConfigOption("batch-bytes", env: "LEDGER_BATCH_BYTES", kind: .byteSize, default: "4MiB",
-                         help: "most uncompressed bytes in one batch (a larger single record goes alone)"),
+                         help: "most uncompressed bytes in one batch, up to 64MiB (a larger single record goes "
+                            + "alone; lowered after a 413, see docs/RELAY.md)"),
             ConfigOption("linger", env: "LEDGER_LINGER", kind: .duration, default: "200ms",
                          help: "how long a batch that is not full waits for more records"),
             ConfigOption("backoff-initial", env: "LEDGER_BACKOFF_INITIAL", kind: .duration, default: "100ms",
@@ -100,7 +106,8 @@ public struct RelayConfiguration: Sendable {
             ConfigOption("in-flight", env: "LEDGER_IN_FLIGHT", kind: .int, default: "4",
                          help: "batches in flight at once, one keep-alive connection each (1 to 16)"),
             ConfigOption("progress-interval", env: "LEDGER_PROGRESS_INTERVAL", kind: .duration, default: "5s",
-                         help: "how often backlog progress is logged and the status file refreshed"),
+                         help: "how often backlog progress is logged and the status file refreshed (at least "
+                            + "100ms)"),
         ],
         configFileOption: "config")
 
@@ -144,6 +151,12 @@ public struct RelayConfiguration: Sendable {
         }
         guard (1...64).contains(sealThreads) else { throw RelayError.configuration("--seal-threads must be 1 to 64") }
         guard batchBytes >= 1024 else { throw RelayError.configuration("--batch-bytes must be at least 1KiB") }
+        // ledger-server refuses a batch that decompresses to more than its --max-batch-bytes
+        // (64 MiB by default) with 413: a larger setting would only make the relay cut again.
+        guard batchBytes <= Self.maxBatchBytes else {
+            throw RelayError.configuration("--batch-bytes must be at most 64MiB (ledger-server's default "
+                                           + "--max-batch-bytes; larger batches are refused with 413), not \(batchBytes)")
+        }
         guard (1...9).contains(compressionLevel) else {
             throw RelayError.configuration("--compression-level must be 1 to 9")
         }
@@ -156,6 +169,10 @@ public struct RelayConfiguration: Sendable {
         }
         guard connectTimeoutMillis >= 1, requestTimeoutMillis >= 1 else {
             throw RelayError.configuration("timeouts must be at least 1ms")
+        }
+        // The main loop wakes every interval to refresh the status file: 0 made it spin on a core.
+        guard progressIntervalMillis >= 100 else {
+            throw RelayError.configuration("--progress-interval must be at least 100ms, not \(progressIntervalMillis)ms")
         }
     }
 

@@ -14,6 +14,15 @@
 //      round with a longer delay. Failures of batches sent before the round started are
 //      consequences (a successor answered 503 PREDECESSOR_FAILED) and do not lengthen it.
 // 401/403/409 halt the window until `resume()` (SIGHUP), then the probe goes first.
+//
+// A 413 for the first unacknowledged batch starts a new cut: that batch and every one behind
+// it leave the window unsent, and the producer cuts the journal again from the same point
+// (the batch's declared predecessor, which the server holds: everything before it was
+// acknowledged) into batches of at most half its size. Batches of the old cut still on their
+// way (queued, being sealed, in flight) are recognised by their `cut` number and dropped; their
+// answers change nothing. The new first batch declares the same predecessor as the refused one,
+// so the server sees the same stream, only in smaller pieces; a piece it already holds (after
+// a lost answer) is answered as a replay.
 
 import Foundation
 import LedgerPosix
@@ -51,6 +60,11 @@ final class DeliveryWindow: @unchecked Sendable {
         case absorbed
         /// The server refused the relay; the first halt of a round (log it once).
         case halted(first: Bool)
+        /// The first unacknowledged batch was too large: it and its successors left the window;
+        /// the producer must cut again as `request` says.
+        case recut(RecutRequest)
+        /// The answer to a batch of an abandoned cut: it no longer matters.
+        case stale
     }
 
     let capacity: Int
@@ -62,21 +76,36 @@ final class DeliveryWindow: @unchecked Sendable {
     private var halted = false
     private var stopping = false
     private var probeAtNanos: UInt64 = 0
+    /// The current cut; batches of an earlier one are dropped (see the 413 rule above).
+    private var cut = 0
 
     init(capacity: Int, backoff: Backoff) {
         self.capacity = capacity
         self.backoff = backoff
     }
 
-    /// Waits for room, then adds `batch` behind the others. False when stopping.
+    /// Waits for room, then adds `batch` behind the others; a batch of an abandoned cut is
+    /// dropped instead. False when stopping.
     func append(_ batch: SealedBatch) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while slots.count >= capacity && !stopping { condition.wait() }
-        guard !stopping else { return false }
+        while true {
+            if stopping { return false }
+            if batch.cut < cut { return true }
+            if slots.count < capacity { break }
+            condition.wait()
+        }
+        precondition(batch.cut == cut, "a batch of a cut the window has not started")
         slots.append(Slot(batch: batch, state: .waiting))
         condition.broadcast()
         return true
+    }
+
+    /// The current cut: a batch cut before it will be dropped, so it need not be sealed or sent.
+    var currentCut: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return cut
     }
 
     /// Waits for a batch this sender may send now; nil when stopping.
@@ -118,8 +147,11 @@ final class DeliveryWindow: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        guard let index = slots.firstIndex(where: { $0.batch.firstHostSeq == send.batch.firstHostSeq }) else {
-            preconditionFailure("a batch in flight left the window")
+        guard let index = slots.firstIndex(where: {
+            $0.batch.cut == send.batch.cut && $0.batch.firstHostSeq == send.batch.firstHostSeq
+        }) else {
+            precondition(send.batch.cut < cut, "a batch in flight left the window")
+            return .stale
         }
         switch verdict {
         case let .delivered(replay):
@@ -141,22 +173,52 @@ final class DeliveryWindow: @unchecked Sendable {
                 backoff.reset()
             }
             return .released(released, replays: replays, recovered: recovered, healthy: !recovering && !halted)
-        case .retry, .rejected:
+        case let .retry(_, retryAfterMillis):
             slots[index].state = .waiting
-            guard send.round == round, !halted else { return .absorbed }
+            return failureRound(send, retryAfterMillis: retryAfterMillis)
+        case .rejected:
+            slots[index].state = .waiting
+            return failureRound(send)
+        case .tooLarge:
+            slots[index].state = .waiting
+            if halted { return .absorbed }
+            // Behind an unacknowledged batch, this one may yet be stored by the probe's round
+            // (a 413 from a flaky proxy); once it is the first, a new cut is safe (see above).
+            guard index == 0 else { return failureRound(send) }
+            let front = slots[0].batch
+            // One record cannot be cut smaller (the verdict is then `stop`, this is a backstop).
+            guard front.count > 1 else { return halt() }
+            cut += 1
+            slots.removeAll()
+            // Not a failure of the network or the server: the smaller batches go at once.
+            recovering = false
             round += 1
-            recovering = true
-            let delay = backoff.nextDelayMillis()
-            probeAtNanos = SystemClock.monotonicNanoseconds() + UInt64(delay) * 1_000_000
-            return .newRound(delayMillis: delay, failures: backoff.failures)
+            return .recut(RecutRequest(cut: cut, afterHostSeq: front.predecessorHostSeq,
+                                       firstHostSeq: front.firstHostSeq, refusedBytes: front.bodyBytes,
+                                       refusedRecords: front.count, maxBytes: max(1, front.bodyBytes / 2)))
         case .stop:
             slots[index].state = .waiting
-            let first = !halted
-            halted = true
-            recovering = true
-            round += 1
-            return .halted(first: first)
+            return halt()
         }
+    }
+
+    /// A failure of the current round starts the next one; of an earlier round, it is absorbed.
+    /// The probe waits the backoff delay, and at least the server's Retry-After up to the cap.
+    private func failureRound(_ send: Send, retryAfterMillis: Int? = nil) -> Settlement {
+        guard send.round == round, !halted else { return .absorbed }
+        round += 1
+        recovering = true
+        let delay = max(backoff.nextDelayMillis(), min(retryAfterMillis ?? 0, backoff.capMillis))
+        probeAtNanos = SystemClock.monotonicNanoseconds() + UInt64(delay) * 1_000_000
+        return .newRound(delayMillis: delay, failures: backoff.failures)
+    }
+
+    private func halt() -> Settlement {
+        let first = !halted
+        halted = true
+        recovering = true
+        round += 1
+        return .halted(first: first)
     }
 
     /// SIGHUP: a halted window sends its first batch again at once.
@@ -197,6 +259,21 @@ final class DeliveryWindow: @unchecked Sendable {
         let ordered = zip(slots, slots.dropFirst()).allSatisfy { $0.batch.lastHostSeq < $1.batch.firstHostSeq }
         let frontOpen = slots.first.map { if case .acknowledged = $0.state { false } else { true } } ?? true
         let roundsSane = slots.allSatisfy { if case let .sending(r) = $0.state { r <= round } else { true } }
-        return ordered && frontOpen && roundsSane && slots.count <= capacity
+        let oneCut = slots.allSatisfy { $0.batch.cut == cut }
+        let chained = zip(slots, slots.dropFirst()).allSatisfy { $1.batch.predecessorHostSeq == $0.batch.lastHostSeq }
+        return ordered && frontOpen && roundsSane && oneCut && chained && slots.count <= capacity
     }
+}
+
+/// What the producer must do after a 413: cut the journal again after `afterHostSeq` (the
+/// refused batch's declared predecessor, which the server holds) into batches of at most
+/// `maxBytes`, numbered `cut`, and drop every batch of an earlier cut it still holds.
+struct RecutRequest: Equatable, Sendable {
+    let cut: Int
+    let afterHostSeq: UInt64
+    /// The refused batch, for the log.
+    let firstHostSeq: UInt64
+    let refusedBytes: Int
+    let refusedRecords: Int
+    let maxBytes: Int
 }

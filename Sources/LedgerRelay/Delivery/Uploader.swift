@@ -21,6 +21,8 @@ final class Uploader: @unchecked Sendable {
     private let cursor: CursorWriter
     private let board: StatusBoard
     private let log: Logger
+    /// Hands a new cut (after a 413) to the producer thread.
+    private let requestRecut: (RecutRequest) -> Void
     private let condition = NSCondition()
     private var stopping = false
     /// The ticket whose sealing the feeder waits for, so `stop()` can cut the wait short.
@@ -28,8 +30,9 @@ final class Uploader: @unchecked Sendable {
 
     /// `clients`: one per batch in flight (the window's capacity), each its own connection.
     init(clients: [HTTPClient], configuration: RelayConfiguration, hostID: String, queue: BatchQueue,
-         cursor: CursorWriter, board: StatusBoard, log: Logger) {
+         cursor: CursorWriter, board: StatusBoard, log: Logger, requestRecut: @escaping (RecutRequest) -> Void) {
         precondition(!clients.isEmpty)
+        self.requestRecut = requestRecut
         self.clients = clients
         self.url = configuration.baseURL + BatchMessage.batchPath
         self.hostID = hostID
@@ -51,12 +54,28 @@ final class Uploader: @unchecked Sendable {
             thread.start()
         }
         while let ticket = queue.pop() {
-            guard let batch = sealed(ticket), window.append(batch) else { break }
+            // A batch of a cut given up after a 413: the window would drop it; spare the sealing.
+            if ticket.cut < window.currentCut {
+                ticket.cancel()
+                continue
+            }
+            guard let batch = sealed(ticket) else {
+                if isStopping { break }
+                continue  // dropped by the producer with its cut
+            }
+            guard window.append(batch) else { break }
         }
         window.stop()
     }
 
-    /// Waits for the seal pool to finish `ticket`; nil when the relay is stopping.
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    /// Waits for the seal pool to finish `ticket`; nil when the relay is stopping or the ticket
+    /// was dropped.
     private func sealed(_ ticket: SealTicket) -> SealedBatch? {
         condition.lock()
         guard !stopping else {
@@ -101,7 +120,9 @@ final class Uploader: @unchecked Sendable {
                 "\(RelayBatch.signatureHeader): \(batch.signature)",
             ]
             let outcome = batch.compressed.withUnsafeBytes { client.post(url: url, headers: headers, body: $0) }
-            let verdict = ServerVerdict.classify(outcome, lastHostSeq: batch.lastHostSeq)
+            let verdict = ServerVerdict.classify(outcome, lastHostSeq: batch.lastHostSeq,
+                                                 firstHostSeq: batch.firstHostSeq, hostID: hostID,
+                                                 wireBytes: batch.compressed.count)
             settle(window.finish(send, verdict), verdict, batch)
         }
     }
@@ -134,8 +155,8 @@ final class Uploader: @unchecked Sendable {
             }
         case let .newRound(delay, failures):
             let (state, message): (RelayState, String) = switch verdict {
-            case let .rejected(message): (.rejected, message)
-            case let .retry(message): (.backingOff, message)
+            case let .rejected(message), let .tooLarge(message): (.rejected, message)
+            case let .retry(message, _): (.backingOff, message)
             default: (.backingOff, "\(verdict)")
             }
             board.failure(state, message)
@@ -150,13 +171,28 @@ final class Uploader: @unchecked Sendable {
                     log.warn("batch not delivered; retrying it and its successors in order", fields)
                 }
             }
-        case .absorbed:
+        case .absorbed, .stale:
             break
+        case let .recut(request):
+            let reason: String = if case let .tooLarge(message) = verdict { message } else { "\(verdict)" }
+            board.failure(.rejected, "\(reason): cutting smaller batches (at most \(request.maxBytes) bytes) from "
+                          + "host_seq \(request.firstHostSeq); lower --batch-bytes or raise the server's or proxy's limit")
+            log.warn("the server or a proxy refused a batch as too large (413); cutting the journal again from "
+                     + "that batch in batches of half its size, until restart (nothing is skipped)", [
+                        "error": reason, "batch_seq": request.firstHostSeq, "records": request.refusedRecords,
+                        "batch_bytes": request.refusedBytes, "new_batch_bytes": request.maxBytes])
+            requestRecut(request)
         case let .halted(first):
-            guard first, case let .stop(status, code, message) = verdict else { return }
+            guard first else { return }
+            let (status, code, message) = switch verdict {
+            case let .stop(status, code, message): (status, code, message)
+            case let .tooLarge(message): (413, "RECORD_TOO_LARGE", message)
+            default: (0, "STOPPED", "\(verdict)")
+            }
             board.failure(.stopped, "\(status) \(code): \(message)")
-            log.error("forwarding stopped: the server refused the relay; the journal and cursor are kept. "
-                      + "Fix the cause, then restart ledger-relay or send it SIGHUP", [
+            log.error("forwarding stopped: the server refused the relay, or its answer cannot be trusted; the "
+                      + "journal and cursor are kept. Fix the cause (see message), then restart ledger-relay or "
+                      + "send it SIGHUP", [
                         "status": status, "code": code, "message": message, "batch_seq": batch.firstHostSeq,
                         "acked_host_seq": cursor.durableValue])
         }

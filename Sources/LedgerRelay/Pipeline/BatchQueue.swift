@@ -46,6 +46,17 @@ final class BatchQueue: @unchecked Sendable {
         for ticket in dropped { ticket.cancel() }
     }
 
+    /// Removes and cancels the queued tickets `abandoned` selects (batches of a cut given up
+    /// after a 413: nothing of them was acknowledged, the new cut covers their records).
+    func discard(where abandoned: (SealTicket) -> Bool) {
+        condition.lock()
+        let dropped = items.filter(abandoned)
+        items.removeAll(where: abandoned)
+        condition.broadcast()
+        condition.unlock()
+        for ticket in dropped { ticket.cancel() }
+    }
+
     var count: Int {
         condition.lock()
         defer { condition.unlock() }

@@ -17,6 +17,8 @@ struct SealedBatch: Sendable {
     var bodySHA256: String
     /// Standard base64 Ed25519 signature of the v2 batch message (X-Ledger-Signature).
     var signature: String
+    /// The cut it belongs to (`PendingBatch.cut`).
+    var cut = 0
 }
 
 /// Compresses, hashes and signs batches with the host key.
@@ -41,6 +43,6 @@ final class BatchSealer {
         return SealedBatch(firstHostSeq: batch.firstHostSeq, lastHostSeq: batch.lastHostSeq,
                            predecessorHostSeq: batch.predecessorHostSeq, count: batch.count,
                            bodyBytes: batch.body.count, compressed: compressed, bodySHA256: digest.hex,
-                           signature: Base64.encode(signature))
+                           signature: Base64.encode(signature), cut: batch.cut)
     }
 }

@@ -19,6 +19,10 @@ struct PendingBatch {
     var body: [UInt8]
     /// When the first record was read (monotonic), for the linger deadline.
     var openedAtNanos: UInt64
+    /// Which cut of the journal it belongs to: 0 from the start, one more each time a 413 made
+    /// the relay cut again from an earlier point (DeliveryWindow); batches of an earlier cut are
+    /// dropped unsent.
+    var cut = 0
 }
 
 /// Cuts the journal's durable records into batches of at most `maxRecords` records and
@@ -33,7 +37,8 @@ final class Batcher {
     let reader: JournalReader
     let maxRecords: Int
     let backlogMaxRecords: Int
-    let maxBytes: Int
+    /// Lowered after a 413 (`restart`), never raised while the relay runs.
+    private(set) var maxBytes: Int
     let log: Logger
     /// The last host_seq taken from the journal (into a batch or `carry`).
     private(set) var readPosition: UInt64
@@ -53,6 +58,17 @@ final class Batcher {
         self.backlogMaxRecords = max(maxRecords, backlogMaxRecords ?? maxRecords)
         self.maxBytes = maxBytes
         self.log = log
+    }
+
+    /// Forgets the open batch and everything read, and goes on after `position` (a batch's
+    /// declared predecessor, so the next batch declares it too) with batches of at most `maxBytes`.
+    func restart(after position: UInt64, maxBytes: Int) {
+        readPosition = position
+        lastCut = position
+        current = nil
+        carry = nil
+        currentIsFull = false
+        self.maxBytes = maxBytes
     }
 
     /// When the open batch must be sent even if not full (monotonic nanoseconds), nil when none is open.

@@ -7,7 +7,8 @@ import LedgerPosix
 /// uploader by at most the queue's capacity, so reading, compression and signing of the
 /// next batches overlap the upload in flight.
 final class Producer: @unchecked Sendable {
-    // @unchecked: `stopping` is guarded by `lock`; the rest belongs to the producer thread.
+    // @unchecked: `stopping` and `recut` are guarded by `lock`; the rest belongs to the
+    // producer thread.
     private let batcher: Batcher
     private let pool: SealPool
     private let watcher: JournalWatcher
@@ -17,6 +18,10 @@ final class Producer: @unchecked Sendable {
     private let log: Logger
     private let lock = Lock()
     private var stopping = false
+    /// A new cut the delivery window asked for (after a 413), not applied yet.
+    private var recut: RecutRequest?
+    /// The cut the batches dispatched now belong to.
+    private var cut = 0
 
     init(batcher: Batcher, pool: SealPool, watcher: JournalWatcher, queue: BatchQueue, board: StatusBoard,
          lingerMillis: Int, log: Logger) {
@@ -36,9 +41,32 @@ final class Producer: @unchecked Sendable {
 
     private var isStopping: Bool { lock.withLock { stopping } }
 
+    /// Asks the producer thread to cut the journal again (DeliveryWindow, after a 413); it
+    /// applies the request before it cuts anything else.
+    func requestRecut(_ request: RecutRequest) {
+        lock.withLock { recut = request }
+        watcher.wake()
+    }
+
+    /// On the producer thread: restarts the batcher where the refused batch started and drops
+    /// the queued batches of the old cut. Batches of the old cut already taken by the uploader
+    /// are dropped by the window, which knows the new cut number.
+    private func applyRecut() {
+        guard let request = lock.withLock({ () -> RecutRequest? in
+            defer { recut = nil }
+            return recut
+        }) else { return }
+        cut = request.cut
+        batcher.restart(after: request.afterHostSeq, maxBytes: request.maxBytes)
+        queue.discard { $0.cut < request.cut }
+        log.info("cutting the journal again in smaller batches", [
+            "from_host_seq": request.firstHostSeq, "batch_bytes": request.maxBytes, "cut": request.cut])
+    }
+
     func run() {
         var failing = false
         while !isStopping {
+            applyRecut()
             do {
                 if let full = try batcher.fill() {
                     guard dispatch(full) else { return }
@@ -71,6 +99,8 @@ final class Producer: @unchecked Sendable {
 
     /// Queues the batch for upload, then for sealing; false once the queue is closed.
     private func dispatch(_ batch: PendingBatch) -> Bool {
+        var batch = batch
+        batch.cut = cut
         let ticket = SealTicket(batch)
         // INVARIANT: queued for upload before any seal thread sees it, in cut order.
         guard queue.push(ticket) else { return false }

@@ -8,11 +8,14 @@ import LedgerPosix
 /// it in line capped the relay at one core. Order does not matter here: the tickets were
 /// queued for upload in order before they were submitted.
 final class SealPool: @unchecked Sendable {
-    // @unchecked: `jobs`, `head` and `stopping` are only touched under `condition`; each
-    // sealer belongs to one thread.
+    // @unchecked: `jobs` and `stopping` are only touched under `condition`; each sealer
+    // belongs to one thread.
     private let condition = NSCondition()
+    /// Tickets not taken by a seal thread yet, oldest first. A taken ticket leaves at once:
+    /// kept here it would keep its sealed body alive after the upload, and while sealing is
+    /// the bottleneck the array never empties, so memory grew by one batch per batch. The
+    /// upload queue bounds it (--prepared-batches), so removing from the front costs nothing.
     private var jobs: [SealTicket] = []
-    private var head = 0
     private var stopping = false
     private let sealers: [BatchSealer]
     private let log: Logger
@@ -58,15 +61,9 @@ final class SealPool: @unchecked Sendable {
     private func next() -> SealTicket? {
         condition.lock()
         defer { condition.unlock() }
-        while head == jobs.count && !stopping { condition.wait() }
+        while jobs.isEmpty && !stopping { condition.wait() }
         guard !stopping else { return nil }
-        let ticket = jobs[head]
-        head += 1
-        if head == jobs.count {
-            jobs.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        return ticket
+        return jobs.removeFirst()
     }
 
     private func work(_ sealer: BatchSealer) {

@@ -9,18 +9,21 @@ import Foundation
 /// queue in order and waits for each to be sealed, while later tickets are sealed on other
 /// threads. Thread-safe.
 final class SealTicket: @unchecked Sendable {
-    // @unchecked: `pending`, `sealed` and `cancelled` are only touched under `condition`.
+    // @unchecked: `pending`, `sealed`, `handedOver` and `cancelled` are only touched under `condition`.
     private let condition = NSCondition()
     private var pending: PendingBatch?
     private var sealed: SealedBatch?
+    private var handedOver = false
     private var cancelled = false
     let firstHostSeq: UInt64
     let lastHostSeq: UInt64
+    let cut: Int
 
     init(_ batch: PendingBatch) {
         pending = batch
         firstHostSeq = batch.firstHostSeq
         lastHostSeq = batch.lastHostSeq
+        cut = batch.cut
     }
 
     /// A ticket that is already sealed (the caller sealed in place).
@@ -28,6 +31,7 @@ final class SealTicket: @unchecked Sendable {
         sealed = batch
         firstHostSeq = batch.firstHostSeq
         lastHostSeq = batch.lastHostSeq
+        cut = batch.cut
     }
 
     /// Hands the body to a seal thread; nil if another thread took it or the relay is stopping.
@@ -47,12 +51,17 @@ final class SealTicket: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits until sealed; nil once `cancel()` was called (the relay is stopping).
+    /// Waits until sealed and hands the batch over, once (nil on a second call); nil once
+    /// `cancel()` was called (the relay is stopping). The ticket keeps no copy: the delivery window holds the batch until
+    /// the server took it, and nothing else may keep its compressed body alive after that.
     func wait() -> SealedBatch? {
         condition.lock()
         defer { condition.unlock() }
-        while sealed == nil && !cancelled { condition.wait() }
-        return cancelled ? nil : sealed
+        while sealed == nil && !cancelled && !handedOver { condition.wait() }
+        guard !cancelled, let batch = sealed else { return nil }
+        sealed = nil
+        handedOver = true
+        return batch
     }
 
     /// Stops the wait and drops the work (shutdown only: the cursor has not moved past it,
@@ -61,6 +70,7 @@ final class SealTicket: @unchecked Sendable {
         condition.lock()
         cancelled = true
         pending = nil
+        sealed = nil
         condition.broadcast()
         condition.unlock()
     }

@@ -14,9 +14,13 @@ public enum RelayState: String, Sendable {
     case forwarding
     /// The last attempt failed (no answer, 429, 5xx): waiting out the backoff, then retrying.
     case backingOff = "backing-off"
-    /// The server refused the batch's content (400, 413, 415 …): retried with backoff; see `reason`.
+    /// The server refused the batch's content (400 …): retried with backoff; or refused it as too
+    /// large (413) and the relay cuts smaller batches; see `reason`.
     case rejected
-    /// The server refused the relay itself (401, 403, 409): forwarding stopped; see `reason`.
+    /// The server refused the relay itself (401, 403, 409), a 2xx was not ledger-server's
+    /// acknowledgement of the batch, the answer says the relay talks to the wrong place (3xx, 404,
+    /// 405, 415), or one record is too large (413): forwarding stopped until SIGHUP or a
+    /// restart; see `reason`.
     case stopped
 }
 
@@ -123,6 +127,7 @@ public struct RelayStatus: Sendable, Equatable {
     }
 
     /// Replaces the status file (temporary file + rename; no fsync, the document is advisory).
+    /// One writer at a time (StatusBoard's write lock): the temporary file's name is fixed.
     func write(to path: String) throws {
         let temporary = path + ".tmp"
         let fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate], permissions: 0o644)

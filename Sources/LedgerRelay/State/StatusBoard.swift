@@ -8,6 +8,10 @@ import LedgerPosix
 final class StatusBoard: @unchecked Sendable {
     // @unchecked: `status`, `dirty` and the meter fields are only touched under `lock`.
     private let lock = Lock()
+    /// Held around each write of the file. Sender threads and the main thread all write it:
+    /// unserialised, two writers shared the one temporary file (a reader could find it cut
+    /// short, a rename failed for want of it) and an older snapshot could land last.
+    private let writeLock = Lock()
     private var status = RelayStatus()
     private var dirty = true
     private var meterAcked: UInt64 = 0
@@ -48,20 +52,23 @@ final class StatusBoard: @unchecked Sendable {
 
     /// Writes the status file when something changed since the last write.
     func flush() {
-        let durable = (try? DurableCheckpoint.read(journalDirectory: journal.journal)) ?? nil
-        let document: RelayStatus? = lock.withLock {
-            if let durable, durable != status.durableHostSeq {
-                status.durableHostSeq = durable
-                dirty = true
+        writeLock.withLock {
+            // Read and snapshot under the write lock too, so writes land in the order of their snapshots.
+            let durable = (try? DurableCheckpoint.read(journalDirectory: journal.journal)) ?? nil
+            let document: RelayStatus? = lock.withLock {
+                if let durable, durable != status.durableHostSeq {
+                    status.durableHostSeq = durable
+                    dirty = true
+                }
+                guard dirty else { return nil }
+                dirty = false
+                status.updatedAtMicros = SystemClock.nowMicroseconds()
+                return status
             }
-            guard dirty else { return nil }
-            dirty = false
-            status.updatedAtMicros = SystemClock.nowMicroseconds()
-            return status
-        }
-        guard let document else { return }
-        do { try document.write(to: path) } catch {
-            log.warn("cannot write the status file", ["path": path, "error": "\(error)"])
+            guard let document else { return }
+            do { try document.write(to: path) } catch {
+                log.warn("cannot write the status file", ["path": path, "error": "\(error)"])
+            }
         }
     }
 
