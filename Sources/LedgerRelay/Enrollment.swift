@@ -45,7 +45,17 @@ enum Enrollment {
             }
             switch outcome {
             case let .response(status, answerBytes, _) where (200...299).contains(status):
-                _ = answerBytes
+                // Only ledger-server's own answer settles enrollment: a proxy's catch-all 200 or
+                // another service behind --server must not leave a marker that stops the token
+                // being sent again. Unconfirmed, the first batch the server accepts confirms it.
+                let answer = ServerAnswer(answerBytes)
+                guard answer.hostID == hostID else {
+                    let message = "\(status) answer to enrollment is not ledger-server's (no matching host_id): "
+                        + "check --server and any proxy in between"
+                    log.error("enrollment not confirmed", ["host_id": hostID, "answer": message])
+                    board.update(important: true) { $0.lastError = refusalPrefix + message }
+                    return .unconfirmed(refusal: message)
+                }
                 try writeMarker(hostID: hostID, key: key, configuration: configuration)
                 log.info("enrolled the host key with the server; the token will not be used again", [
                     "host_id": hostID, "public_key": publicKey])

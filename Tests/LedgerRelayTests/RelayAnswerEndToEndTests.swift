@@ -49,6 +49,33 @@ extension RelayEndToEndTests {
     }
 
     /// A server (or proxy) answering 429 with Retry-After: 2 is not asked again sooner.
+    /// A 2xx to enrollment that is not ledger-server's (a proxy's catch-all) must not write the
+    /// marker: the token is sent again at the next start, where the real server enrolls the key.
+    @Test func anEnrollmentAnswerThatIsNotTheServersLeavesNoMarker() throws {
+        let stack = try TestStack("fakeenroll")
+        try stack.startServer()
+        try stack.startDaemon()
+        let token = try stack.enrollmentToken()
+        let responder = try HTTPResponder(upstreamPort: stack.serverPort)
+        defer { responder.close() }
+        responder.handler = { request in
+            request.path.hasSuffix("/enroll") ? .answer(status: 200, headers: [], body: #"{"status":"ok"}"#) : .forward
+        }
+        try stack.startRelay(serverURL: responder.url, ["--enroll-token", token])
+        let sent = try stack.send(20)
+        try waitUntil("the relay stops: the server does not know the key", seconds: 10) {
+            stack.relayStatus?.state == .stopped
+        }
+        #expect(!FileSystem.exists(stack.stateDirectory + "/enrolled"), "a proxy's 200 was taken for enrollment")
+        #expect(stack.relay?.log.contains("enrollment not confirmed") == true)
+
+        responder.handler = { _ in .forward }
+        stack.relay?.terminate()
+        try stack.startRelay(serverURL: responder.url, ["--enroll-token", token])
+        try stack.waitForServer(records: sent, seconds: 20)
+        try waitUntil("the marker is written", seconds: 5) { FileSystem.exists(stack.stateDirectory + "/enrolled") }
+    }
+
     @Test func retryAfterIsHonouredBetweenAttempts() throws {
         let stack = try TestStack("retryafter")
         try stack.startServer()
