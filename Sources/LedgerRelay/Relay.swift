@@ -61,9 +61,14 @@ public final class Relay: @unchecked Sendable {
             return 0
         } catch {
             log.error("ledger-relay stopped", ["error": "\(error)"])
-            return 1
+            return (error as? RelayError)?.needsOperator == true ? Self.exitNeedsOperator : 1
         }
     }
+
+    /// Exit status for a refusal that no restart can cure (a cursor of another journal, a key
+    /// file with loose permissions): 78, EX_CONFIG of sysexits.h. The systemd unit names it in
+    /// RestartPreventExitStatus, so the relay does not start, refuse and log every 5 s.
+    public static let exitNeedsOperator: Int32 = 78
 
     /// Asks `run()` to return: the batch in flight is abandoned (it is resent on the next
     /// start, and the server answers it as a replay if it had stored it).

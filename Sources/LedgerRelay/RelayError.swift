@@ -26,6 +26,14 @@ public enum RelayError: Error, Equatable, Sendable, CustomStringConvertible {
     /// server), then restart ledger-relay or send it SIGHUP.
     case refused(status: Int, code: String, message: String)
 
+    /// Whether only an operator can cure this (a restart would refuse again).
+    public var needsOperator: Bool {
+        switch self {
+        case .configuration, .key, .journal, .cursor: true
+        case .state, .transport, .refused: false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .configuration(message): return "configuration: \(message)"

@@ -67,7 +67,7 @@ struct RelayStartupTests {
 
         try stack.startRelay()
         let status = stack.relay?.exitStatus(within: 20)
-        #expect(status == 1, "the relay should refuse to start; it \(status == nil ? "still runs" : "exited \(status!)")")
+        #expect(status == Relay.exitNeedsOperator, "the relay should refuse to start (78); it \(status == nil ? "still runs" : "exited \(status!)")")
         let log = stack.relay?.log ?? ""
         #expect(log.contains("refusing to start"), "\(log)")
         #expect(log.contains("belongs to host \\\"\(oldHost)\\\"") && log.contains("\(stack.hostID)"), "\(log)")
@@ -112,7 +112,7 @@ struct RelayStartupTests {
 
         try stack.startRelay()
         let status = stack.relay?.exitStatus(within: 20)
-        #expect(status == 1, "the relay should refuse to start; it \(status == nil ? "still runs" : "exited \(status!)")")
+        #expect(status == Relay.exitNeedsOperator, "the relay should refuse to start (78); it \(status == nil ? "still runs" : "exited \(status!)")")
         let log = stack.relay?.log ?? ""
         #expect(log.contains("acknowledged host_seq 300") && log.contains("ends at host_seq 100"), "\(log)")
         #expect(cursorFile(stack) == RelayCursor(ackedHostSeq: 300, hostID: stack.hostID))
