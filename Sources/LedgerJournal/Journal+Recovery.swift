@@ -70,6 +70,7 @@ public enum JournalRecovery {
         try FileSystem.createDirectory(paths.dataDirectory, permissions: 0o750)
         try FileSystem.createDirectory(paths.journal, permissions: 0o750)
         try FileSystem.createDirectory(paths.quarantine, permissions: 0o750)
+        FileSystem.removeStaleTemporaries(of: [ChainSnapshot.path(paths)], log: log)
         var snapshot = try ChainSnapshot.load(paths)
         var state = State(snapshot: snapshot, log: log)
         state.checkpoint = believableCheckpoint(paths, log: log)

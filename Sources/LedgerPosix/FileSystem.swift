@@ -182,6 +182,30 @@ public enum FileSystem {
         try syncDirectory(parentDirectory(of: path))
     }
 
+    /// Removes the temporary files `writeAtomically` leaves when a process is killed between
+    /// creating one and renaming it (`PATH.tmp-…` for each of `paths`): each would stay for
+    /// good, as a new name is drawn for every write. Call before anything writes those paths.
+    public static func removeStaleTemporaries(of paths: [String], log: Logger) {
+        var byDirectory: [String: [String]] = [:]
+        for path in paths {
+            let name = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+            byDirectory[parentDirectory(of: path), default: []].append(name + ".tmp-")
+        }
+        for (directory, prefixes) in byDirectory {
+            guard let names = try? contentsOfDirectory(directory) else { continue }
+            for name in names where prefixes.contains(where: { name.hasPrefix($0) }) {
+                let path = directory + "/" + name
+                do {
+                    try unlink(path, ignoreMissing: true)
+                    log.info("removed a temporary file left by an interrupted write", ["path": path])
+                } catch {
+                    log.warn("cannot remove a temporary file left by an interrupted write", [
+                        "path": path, "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     /// Creates a fresh private directory (mode 0700) under `base` (default
     /// `$TMPDIR` or `/tmp`) and returns its path. Keep `base` short when the
     /// directory will hold Unix sockets (their paths are limited to 107 bytes).

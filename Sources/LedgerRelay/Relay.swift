@@ -102,7 +102,7 @@ public final class Relay: @unchecked Sendable {
         do { try FileSystem.createDirectory(c.stateDirectory, permissions: 0o750) } catch {
             throw RelayError.state(path: c.stateDirectory, reason: "\(error)")
         }
-        CursorFile.removeStaleTemporaries(in: c.stateDirectory, for: [c.cursorPath, c.enrolledMarkerPath], log: log)
+        FileSystem.removeStaleTemporaries(of: [c.cursorPath, c.enrolledMarkerPath], log: log)
         let key: Ed25519PrivateKey
         do { key = try KeyFile.readPrivateKey(at: c.keyPath) } catch {
             throw RelayError.key(path: c.keyPath, reason: "\(error)")

@@ -104,6 +104,20 @@ import Testing
         #expect(writer.segments.last?.file.firstHostSeq == 31)
     }
 
+    /// A heads snapshot interrupted between its temporary file and the rename leaves
+    /// `heads.tmp-…` behind; each start removes such files (they never name a segment).
+    @Test func recovery_removes_temporaries_of_an_interrupted_heads_write() throws {
+        let journal = try TempJournal()
+        _ = try journal.recover()
+        let stale = ChainSnapshot.path(journal.paths) + ".tmp-1f2e3d"
+        let other = journal.paths.journal + "/notes.tmp-1"
+        try FileSystem.writeAtomically(Array("partial".utf8), to: stale)
+        try FileSystem.writeAtomically(Array("keep".utf8), to: other)
+        _ = try journal.recover()
+        #expect(!FileSystem.exists(stale))
+        #expect(FileSystem.exists(other), "only the heads snapshot's temporaries are removed")
+    }
+
     @Test func a_journal_of_another_host_is_refused() throws {
         let journal = try TempJournal()
         let writer = try JournalWriter(paths: journal.paths, hostID: "host-1", recovered: try journal.recover())

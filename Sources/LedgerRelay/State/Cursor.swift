@@ -74,24 +74,6 @@ enum CursorFile {
         return end
     }
 
-    /// Removes the temporary files `FileSystem.writeAtomically` leaves when the relay is killed
-    /// between creating one and renaming it (`cursor.tmp-…`, `enrolled.tmp-…`): each would stay
-    /// forever, as a new name is drawn for every write. Call before anything is written.
-    static func removeStaleTemporaries(in stateDirectory: String, for paths: [String], log: Logger) {
-        let prefixes = paths.map { path in String(path[(path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex)...]) + ".tmp-" }
-        guard let names = try? FileSystem.contentsOfDirectory(stateDirectory) else { return }
-        for name in names where prefixes.contains(where: { name.hasPrefix($0) }) {
-            let path = stateDirectory + "/" + name
-            do {
-                try FileSystem.unlink(path, ignoreMissing: true)
-                log.info("removed a temporary file left by an interrupted write", ["path": path])
-            } catch {
-                log.warn("cannot remove a temporary file left by an interrupted write", [
-                    "path": path, "error": "\(error)"])
-            }
-        }
-    }
-
     /// Group-readable so that ledgerd, running as another user in the relay's group, can read it.
     static let permissions: UInt32 = 0o640
 
