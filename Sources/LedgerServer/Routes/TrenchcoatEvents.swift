@@ -3,7 +3,8 @@ import LedgerCore
 // Trenchcoat-style ingest: POST /api/v1/events {"events":[…]} (1 … 1,000), all or nothing.
 // Two event shapes are accepted:
 //   documented: {"event_type","session_id","timestamp","data"?}
-//   plugin:     {"event","session_id","ts","seq"?,"data"?}   (ts: RFC 3339 text or epoch milliseconds)
+//   plugin:     {"event","session_id","ts","seq"?,"data"?}   (ts: RFC 3339 text or epoch milliseconds
+//               from 0 to the end of the year 9999)
 // Each maps to a record (docs/SERVER.md "Trenchcoat mapping"):
 //   agent_id    = data.agent_id when a non-empty string, else the API key's name
 //   session_id  = session_id;   action_type = event type upper-cased;   timestamp = timestamp / ts
@@ -25,6 +26,10 @@ struct TrenchcoatEventsResponder: Responder {
     static let liftedDataMembers: Set<String> = ["agent_id", "tool_name", "tool_input", "tool_response"]
 
     struct Detail { var field: String; var message: String }
+
+    static let epochMillisecondsOutOfRange =
+        "Out of range: epoch milliseconds must be from 0 to \(RFC3339.utcMicrosecondsRange.upperBound / 1000)"
+        + " (9999-12-31T23:59:59.999Z)"
 
     struct ValidationFailure: HTTPResponseError {
         var details: [Detail]
@@ -124,10 +129,17 @@ struct TrenchcoatEventsResponder: Responder {
                 let text = tape.string(node, bytes: bytes)
                 var copy = text
                 if copy.withUTF8({ RFC3339.problem(in: UnsafeRawBufferPointer($0)) }) == nil { timestamp = text }
+                if timestamp == nil {
+                    details.append(Detail(field: "\(path).\(timeName)", message: "Invalid ISO 8601 datetime"))
+                }
             } else if plugin, let millis = tape.exactInteger(node, bytes: bytes), millis >= 0 {
-                timestamp = RFC3339.utcMicroseconds(millis * 1000)
-            }
-            if timestamp == nil {
+                // At most 2^53-1 (exactInteger), so ×1000 cannot overflow. The record's RFC 3339
+                // timestamp has a four-digit year: later instants are refused, never wrapped.
+                timestamp = RFC3339.utcMicroseconds(ifRepresentable: millis * 1000)
+                if timestamp == nil {
+                    details.append(Detail(field: "\(path).\(timeName)", message: Self.epochMillisecondsOutOfRange))
+                }
+            } else {
                 details.append(Detail(field: "\(path).\(timeName)", message: "Invalid ISO 8601 datetime"))
             }
         } else {

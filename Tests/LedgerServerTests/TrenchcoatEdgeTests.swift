@@ -1,0 +1,64 @@
+import Foundation
+import LedgerCore
+@testable import LedgerServer
+import Testing
+
+// Edges of the Trenchcoat mapping (docs/SERVER.md "Direct ingest, Trenchcoat style"): what a
+// client sends that the record cannot hold is refused with the client's own field name, and
+// nothing it sends is wrapped or dropped on the way into the record.
+
+@Suite("Trenchcoat ingest edges over a real loopback port")
+struct TrenchcoatEdgeTests {
+    static let session = "123e4567-e89b-12d3-a456-426614174000"
+
+    static func plugin(ts: String, data: String = #"{"prompt":"hi"}"#) -> String {
+        #"{"ts":\#(ts),"event":"prompt_submit","session_id":"\#(session)","data":\#(data)}"#
+    }
+
+    static func documented(data: String) -> String {
+        #"{"event_type":"tool_use","session_id":"\#(session)","timestamp":"2026-02-17T10:30:00Z","data":\#(data)}"#
+    }
+
+    static func body(_ events: String...) -> String { #"{"events":["# + events.joined(separator: ",") + "]}" }
+
+    static func details(_ response: ServerProcess.Response) -> [[String: String]] {
+        response.error["details"] as? [[String: String]] ?? []
+    }
+
+    static func stored(_ server: ServerProcess, key: String) throws -> [[String: Any]] {
+        try server.get("/v1/events", key: key).json["events"] as? [[String: Any]] ?? []
+    }
+
+    // MARK: 1. `ts` beyond the year 9999
+
+    @Test func epochNumberPastTheYear9999IsRefusedNotWrapped() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        // Microseconds where milliseconds are due: the year 58101, once stored as "8101-01-11T12:00:00Z".
+        let response = try server.post("/api/v1/events", key: key,
+                                       json: Self.body(Self.plugin(ts: "1771324200000"), Self.plugin(ts: "1771324200000000")))
+        #expect(response.status == 400)
+        #expect(response.error["code"] as? String == "VALIDATION_ERROR")
+        let details = Self.details(response)
+        #expect(details.count == 1)
+        #expect(details.first?["field"] == "events[1].ts")
+        #expect(details.first?["message"]?.contains("253402300799999") == true)
+        #expect(try Self.stored(server, key: key).isEmpty)
+        #expect(server.process.isRunning)
+    }
+
+    @Test func epochNumberRangeEndsAtTheLastMillisecondOf9999() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let last = try server.post("/api/v1/events", key: key, json: Self.body(Self.plugin(ts: "253402300799999")))
+        #expect(last.status == 200)
+        #expect(try Self.stored(server, key: key).first?["timestamp"] as? String == "9999-12-31T23:59:59.999000Z")
+        let next = try server.post("/api/v1/events", key: key, json: Self.body(Self.plugin(ts: "253402300800000")))
+        #expect(next.status == 400)
+        #expect(Self.details(next).map { $0["field"] } == ["events[0].ts"])
+        let largest = try server.post("/api/v1/events", key: key, json: Self.body(Self.plugin(ts: "9007199254740991")))
+        #expect(largest.status == 400)
+        #expect(Self.details(largest).map { $0["field"] } == ["events[0].ts"])
+        #expect(try Self.stored(server, key: key).count == 1)
+    }
+}
