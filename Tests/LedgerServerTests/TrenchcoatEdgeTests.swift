@@ -61,4 +61,42 @@ struct TrenchcoatEdgeTests {
         #expect(Self.details(largest).map { $0["field"] } == ["events[0].ts"])
         #expect(try Self.stored(server, key: key).count == 1)
     }
+
+    // MARK: 2. Errors of the record's fields name the client's fields
+
+    @Test func oversizedToolNameIsReportedAsDataToolName() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let long = String(repeating: "t", count: 257)
+        let response = try server.post("/api/v1/events", key: key, json: Self.body(
+            Self.documented(data: #"{"tool_name":"Bash"}"#), Self.documented(data: #"{"tool_name":"\#(long)"}"#)))
+        #expect(response.status == 400)
+        let details = Self.details(response)
+        #expect(details.map { $0["field"] } == ["events[1].data.tool_name"])
+        #expect(details.first?["message"]?.hasPrefix("data.tool_name must be at most 256 bytes") == true)
+        #expect(try Self.stored(server, key: key).isEmpty)
+    }
+
+    @Test func invalidAgentIDIsReportedAsDataAgentID() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let response = try server.post("/api/v1/events", key: key, json: Self.body(
+            Self.documented(data: #"{"agent_id":"a\u0001b"}"#)))
+        #expect(response.status == 400)
+        let details = Self.details(response)
+        #expect(details.map { $0["field"] } == ["events[0].data.agent_id"])
+        #expect(details.first?["message"]?.hasPrefix("data.agent_id must not contain control characters") == true)
+    }
+
+    @Test func keyNameThatCannotBeAnAgentIDPointsAtDataAgentID() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey(String(repeating: "k", count: 300), scopes: "write:events,read:events")
+        let response = try server.post("/api/v1/events", key: key, json: Self.body(Self.documented(data: "{}")))
+        #expect(response.status == 400)
+        let details = Self.details(response)
+        #expect(details.map { $0["field"] } == ["events[0].data.agent_id"])
+        #expect(details.first?["message"]?.contains("API key's name") == true)
+        let named = try server.post("/api/v1/events", key: key, json: Self.body(Self.documented(data: #"{"agent_id":"a"}"#)))
+        #expect(named.status == 200)
+    }
 }

@@ -27,6 +27,16 @@ struct TrenchcoatEventsResponder: Responder {
 
     struct Detail { var field: String; var message: String }
 
+    /// One event mapped to a record, and what it takes to name the client's fields in the
+    /// record's errors.
+    struct MappedEvent {
+        var json: [UInt8]
+        /// The plugin shape (`event`, `ts`) rather than the documented one (`event_type`, `timestamp`).
+        var plugin: Bool
+        /// `agent_id` is `data.agent_id` (else the API key's name).
+        var agentFromData: Bool
+    }
+
     static let epochMillisecondsOutOfRange =
         "Out of range: epoch milliseconds must be from 0 to \(RFC3339.utcMicrosecondsRange.upperBound / 1000)"
         + " (9999-12-31T23:59:59.999Z)"
@@ -46,13 +56,12 @@ struct TrenchcoatEventsResponder: Responder {
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
         let keyName = context.key?.name ?? "anonymous"
         let events = try request.body.withUnsafeBytes { try Self.map($0, keyName: keyName) }
-        let results = try ingestor.ingest(events, origin: .http(keyID: context.key?.id ?? "no-auth"),
+        let results = try ingestor.ingest(events.map(\.json), origin: .http(keyID: context.key?.id ?? "no-auth"),
                                           receivedAtMicros: context.receivedAtMicros, allOrNothing: true)
         var details: [Detail] = []
         for (index, result) in results.enumerated() {
             if case let .refused(error) = result {
-                details.append(Detail(field: "events[\(index)]" + (error.field.map { ".\($0)" } ?? ""),
-                                      message: error.message))
+                details.append(Self.detail(for: error, of: events[index], path: "events[\(index)]"))
             }
         }
         guard details.isEmpty else { throw ValidationFailure(details: details) }
@@ -63,7 +72,7 @@ struct TrenchcoatEventsResponder: Responder {
     }
 
     /// Validates the whole body and builds one event (JSON bytes) per input event.
-    static func map(_ bytes: UnsafeRawBufferPointer, keyName: String) throws -> [[UInt8]] {
+    static func map(_ bytes: UnsafeRawBufferPointer, keyName: String) throws -> [MappedEvent] {
         var tape = JSONTape()
         do { try tape.parse(bytes) } catch {
             throw ValidationFailure(details: [Detail(field: "body", message: "Malformed JSON: \(error.description)")])
@@ -81,7 +90,7 @@ struct TrenchcoatEventsResponder: Responder {
             throw ValidationFailure(details: [Detail(field: "events", message: "At least 1 event is required")])
         }
         var details: [Detail] = []
-        var events: [[UInt8]] = []
+        var events: [MappedEvent] = []
         for (position, index) in tape.elements(of: list).enumerated() {
             let path = "events[\(position)]"
             guard tape[index].kind == .object else {
@@ -97,7 +106,7 @@ struct TrenchcoatEventsResponder: Responder {
     }
 
     private static func mapEvent(_ tape: JSONTape, _ object: Int, bytes: UnsafeRawBufferPointer, path: String,
-                                 keyName: String, details: inout [Detail]) -> [UInt8]? {
+                                 keyName: String, details: inout [Detail]) -> MappedEvent? {
         func string(_ index: Int?) -> String? {
             guard let index, tape[index].kind == .string else { return nil }
             return tape.string(index, bytes: bytes)
@@ -167,8 +176,8 @@ struct TrenchcoatEventsResponder: Responder {
         func text(_ value: String) -> (inout [UInt8]) -> Void { { JSONEscapes.writeCanonicalString(value, into: &$0) } }
         func node(_ index: Int) -> (inout [UInt8]) -> Void { { CanonicalJSON.write(tape, index, bytes: bytes, into: &$0) } }
 
-        let agent = string(dataMember("agent_id")).flatMap { $0.isEmpty ? nil : $0 } ?? keyName
-        member("agent_id", text(agent))
+        let dataAgent = string(dataMember("agent_id")).flatMap { $0.isEmpty ? nil : $0 }
+        member("agent_id", text(dataAgent ?? keyName))
         member("session_id", text(sessionID))
         member("action_type", text(eventType.uppercased()))
         member("timestamp", text(timestamp))
@@ -200,7 +209,38 @@ struct TrenchcoatEventsResponder: Responder {
             out.append(contentsOf: Array("}}".utf8))
         }
         out.append(UInt8(ascii: "}"))
-        return out
+        return MappedEvent(json: out, plugin: plugin, agentFromData: dataAgent != nil)
+    }
+
+    /// The client's field that a record field is made from.
+    static func clientField(of recordField: String, plugin: Bool) -> String? {
+        switch recordField {
+        case "agent_id": "data.agent_id"
+        case "session_id": "session_id"
+        case "action_type": plugin ? "event" : "event_type"
+        case "timestamp": plugin ? "ts" : "timestamp"
+        case "action_name": "data.tool_name"
+        case "action_input": "data.tool_input"
+        case "action_output": "data.tool_response"
+        case "metadata": "data"
+        default: nil
+        }
+    }
+
+    /// A refusal of the record built from `event`, in the client's terms: the field it sent
+    /// (`events[0].data.tool_name`, not the record's `action_name`), and a message that names it.
+    static func detail(for error: RecordError, of event: MappedEvent, path: String) -> Detail {
+        guard let recordField = error.field, let client = clientField(of: recordField, plugin: event.plugin) else {
+            return Detail(field: path, message: error.message)
+        }
+        if recordField == "agent_id", !event.agentFromData {
+            return Detail(field: "\(path).\(client)",
+                          message: "\(client) is not given (absent, null or empty) and the API key's name, used instead,"
+                              + " is not a valid agent_id: \(error.message)")
+        }
+        var message = error.message
+        if message.hasPrefix(recordField) { message = client + message.dropFirst(recordField.count) }
+        return Detail(field: "\(path).\(client)", message: message + " (the record's \(recordField))")
     }
 
     /// 8-4-4-4-12 hexadecimal digits, either case.
