@@ -99,4 +99,56 @@ struct TrenchcoatEdgeTests {
         let named = try server.post("/api/v1/events", key: key, json: Self.body(Self.documented(data: #"{"agent_id":"a"}"#)))
         #expect(named.status == 200)
     }
+
+    // MARK: 3. A tool_name or agent_id that is not a string
+
+    @Test func nonStringToolNameOrAgentIDIsRefusedByName() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let response = try server.post("/api/v1/events", key: key, json: Self.body(
+            Self.documented(data: #"{"tool_name":"Bash"}"#),
+            Self.documented(data: #"{"tool_name":42}"#),
+            Self.plugin(ts: "1771324200000", data: #"{"agent_id":["planner"]}"#),
+            Self.documented(data: #"{"tool_name":{"name":"Bash"},"agent_id":true}"#)))
+        #expect(response.status == 400)
+        let details = Self.details(response)
+        #expect(details.map { $0["field"] } == ["events[1].data.tool_name", "events[2].data.agent_id",
+                                               "events[3].data.agent_id", "events[3].data.tool_name"])
+        #expect(details.allSatisfy { $0["message"] == "Expected string" })
+        #expect(try Self.stored(server, key: key).isEmpty)
+    }
+
+    @Test func liftedMembersWithoutAValueForTheRecordStayInMetadata() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let response = try server.post("/api/v1/events", key: key, json: Self.body(Self.documented(
+            data: #"{"tool_name":null,"agent_id":"","tool_input":null,"tool_response":null,"cwd":"/tmp"}"#)))
+        #expect(response.status == 200)
+        let record = try #require(try Self.stored(server, key: key).first)
+        #expect(record["agent_id"] as? String == "writer")
+        #expect(record["action_name"] == nil)
+        #expect(record["action_input"] == nil)
+        #expect(record["action_output"] == nil)
+        let data = ((record["metadata"] as? [String: Any])?["trenchcoat"] as? [String: Any])?["data"] as? [String: Any]
+        #expect(data?.keys.sorted() == ["agent_id", "cwd", "tool_input", "tool_name", "tool_response"])
+        #expect(data?["agent_id"] as? String == "")
+        #expect(data?["tool_name"] is NSNull)
+        #expect(data?["tool_input"] is NSNull)
+        #expect(data?["tool_response"] is NSNull)
+    }
+
+    @Test func liftedMembersWithAValueLeaveMetadata() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let response = try server.post("/api/v1/events", key: key, json: Self.body(Self.documented(
+            data: #"{"tool_name":"Bash","agent_id":"planner","tool_input":{"command":"ls"},"tool_response":"ok","cwd":"/tmp"}"#)))
+        #expect(response.status == 200)
+        let record = try #require(try Self.stored(server, key: key).first)
+        #expect(record["agent_id"] as? String == "planner")
+        #expect(record["action_name"] as? String == "Bash")
+        #expect((record["action_input"] as? [String: Any])?["command"] as? String == "ls")
+        #expect(record["action_output"] as? String == "ok")
+        let data = ((record["metadata"] as? [String: Any])?["trenchcoat"] as? [String: Any])?["data"] as? [String: Any]
+        #expect(data?.keys.sorted() == ["cwd"])
+    }
 }

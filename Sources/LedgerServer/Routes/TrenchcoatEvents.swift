@@ -10,6 +10,8 @@ import LedgerCore
 //   session_id  = session_id;   action_type = event type upper-cased;   timestamp = timestamp / ts
 //   action_name = data.tool_name;  action_input = data.tool_input;  action_output = data.tool_response
 //   metadata    = {"trenchcoat":{"event":name,"seq":seq?,"data":{the other members of data}}}
+// data.tool_name and data.agent_id must be strings (or null); a member of data that gives its
+// record field no value (null, an empty agent_id) stays in metadata, so nothing is dropped.
 //   source      = "trenchcoat",  capture_method = "http-api"
 
 struct TrenchcoatEventsResponder: Responder {
@@ -22,8 +24,6 @@ struct TrenchcoatEventsResponder: Responder {
     static let pluginTypes: Set<String> = documentedTypes.union([
         "prompt_submit", "subagent_start", "pre_compact", "skill_use", "error",
     ])
-    /// Members of `data` that become record fields instead of staying in metadata.
-    static let liftedDataMembers: Set<String> = ["agent_id", "tool_name", "tool_input", "tool_response"]
 
     struct Detail { var field: String; var message: String }
 
@@ -162,10 +162,17 @@ struct TrenchcoatEventsResponder: Responder {
         if let dataNode, tape[dataNode].kind != .object, tape[dataNode].kind != .null {
             details.append(Detail(field: "\(path).data", message: "Expected object"))
         }
-        guard details.count == before, let eventType, let sessionID, let timestamp else { return nil }
-
         let data = dataNode.flatMap { tape[$0].kind == .object ? $0 : nil }
         func dataMember(_ name: StaticString) -> Int? { data.flatMap { tape.value(of: name, in: $0, bytes: bytes) } }
+        // Record fields of strings: another type would fit neither the field nor, silently, metadata.
+        let agentNode = dataMember("agent_id"), toolNameNode = dataMember("tool_name")
+        for (name, node) in [("agent_id", agentNode), ("tool_name", toolNameNode)] {
+            if let node, tape[node].kind != .string, tape[node].kind != .null {
+                details.append(Detail(field: "\(path).data.\(name)", message: "Expected string"))
+            }
+        }
+        guard details.count == before, let eventType, let sessionID, let timestamp else { return nil }
+
         var out: [UInt8] = []
         func member(_ name: String, _ write: (inout [UInt8]) -> Void) {
             out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
@@ -176,23 +183,37 @@ struct TrenchcoatEventsResponder: Responder {
         func text(_ value: String) -> (inout [UInt8]) -> Void { { JSONEscapes.writeCanonicalString(value, into: &$0) } }
         func node(_ index: Int) -> (inout [UInt8]) -> Void { { CanonicalJSON.write(tape, index, bytes: bytes, into: &$0) } }
 
-        let dataAgent = string(dataMember("agent_id")).flatMap { $0.isEmpty ? nil : $0 }
+        // The members of data that become record fields; the others (null or an empty agent_id
+        // among them: a record field would have no value for them) stay in metadata.
+        let dataAgent = string(agentNode).flatMap { $0.isEmpty ? nil : $0 }
+        let toolName = string(toolNameNode)
+        let input = dataMember("tool_input").flatMap { tape[$0].kind == .null ? nil : $0 }
+        let output = dataMember("tool_response").flatMap { tape[$0].kind == .null ? nil : $0 }
+        func lifted(_ name: String) -> Bool {
+            switch name {
+            case "agent_id": dataAgent != nil
+            case "tool_name": toolName != nil
+            case "tool_input": input != nil
+            case "tool_response": output != nil
+            default: false
+            }
+        }
         member("agent_id", text(dataAgent ?? keyName))
         member("session_id", text(sessionID))
         member("action_type", text(eventType.uppercased()))
         member("timestamp", text(timestamp))
         member("source", text("trenchcoat"))
         member("capture_method", text("http-api"))
-        if let name = string(dataMember("tool_name")) { member("action_name", text(name)) }
-        if let input = dataMember("tool_input") { member("action_input", node(input)) }
-        if let output = dataMember("tool_response") { member("action_output", node(output)) }
+        if let toolName { member("action_name", text(toolName)) }
+        if let input { member("action_input", node(input)) }
+        if let output { member("action_output", node(output)) }
         member("metadata") { out in
             out.append(contentsOf: Array("{\"trenchcoat\":{\"data\":{".utf8))
             var first = true
             if let data {
                 for nameIndex in tape.members(of: data) {
                     let name = tape.string(Int(nameIndex), bytes: bytes)
-                    if liftedDataMembers.contains(name) { continue }
+                    if lifted(name) { continue }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
                     JSONEscapes.writeCanonicalString(name, into: &out)
