@@ -135,4 +135,18 @@ import Testing
         #expect(RFC3339.utcMicroseconds(1_771_324_200_123_456) == "2026-02-17T10:30:00.123456Z")
         #expect(RFC3339.microseconds("2026-02-17T11:30:00.123456+01:00") == 1_771_324_200_123_456)
     }
+
+    @Test func rfc3339FormattingStopsAtTheYear9999InsteadOfWrapping() async {
+        #expect(RFC3339.utcMicrosecondsRange.lowerBound == RFC3339.daysFromCivil(0, 1, 1) * 86_400_000_000)
+        #expect(RFC3339.utcMicrosecondsRange.upperBound == RFC3339.daysFromCivil(10_000, 1, 1) * 86_400_000_000 - 1)
+        #expect(RFC3339.utcMicroseconds(ifRepresentable: 253_402_300_799_999_999) == "9999-12-31T23:59:59.999999Z")
+        #expect(RFC3339.utcMicroseconds(ifRepresentable: -62_167_219_200_000_000) == "0000-01-01T00:00:00.000000Z")
+        #expect(RFC3339.utcMicroseconds(ifRepresentable: 253_402_300_800_000_000) == nil)
+        #expect(RFC3339.utcMicroseconds(ifRepresentable: -62_167_219_200_000_001) == nil)
+        #expect(RFC3339.utcMicroseconds(ifRepresentable: .max) == nil)
+        #expect(RFC3339.utcMicroseconds(ifRepresentable: .min) == nil)
+        // Microseconds taken for milliseconds: the year 58101 once came out as "8101-01-11T12:00:00.000000Z".
+        await #expect(processExitsWith: .failure) { _ = RFC3339.utcMicroseconds(1_771_324_200_000_000_000) }
+        await #expect(processExitsWith: .failure) { _ = RFC3339.utcMicroseconds(-62_167_219_200_000_001) }
+    }
 }

@@ -51,6 +51,59 @@ struct DirectIngestTests {
         #expect((partial.array[2]["event"] as? [String: Any])?["agent_id"] as? String == "c")
     }
 
+    /// An event nested `levels` deep in all (the event object is the first level).
+    static func deepEvent(_ agent: String, levels: Int) -> String {
+        #"{"agent_id":"\#(agent)","action_input":"# + String(repeating: "[", count: levels - 1)
+            + String(repeating: "]", count: levels - 1) + "}"
+    }
+
+    @Test(arguments: Backend.all) func batchGivesEachEventTheNestingLimitOfASingleEvent(backend: Backend) throws {
+        let server = try ServerProcess(backend: backend)
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let deepest = Self.deepEvent("deep", levels: 64)
+        let tooDeep = Self.deepEvent("deeper", levels: 65)
+        #expect(try server.post("/v1/events", key: key, json: deepest).status == 201)
+        let single = try server.post("/v1/events", key: key, json: tooDeep)
+        #expect(single.status == 400)
+        #expect(single.error["code"] as? String == "MALFORMED_JSON")
+        // The array adds a level: the deepest event /v1/events accepts is accepted in a batch too.
+        let all = try server.post("/v1/batch", key: key, json: "[" + deepest + #",{"agent_id":"b"}]"#)
+        #expect(all.status == 201)
+        #expect(all.array.map { ($0["event"] as? [String: Any])?["agent_id"] as? String } == ["deep", "b"])
+        // An event too deep for /v1/events is refused on its own, with the same message.
+        let partial = try server.post("/v1/batch", key: key, json: #"[{"agent_id":"a"},"# + tooDeep + #",{"agent_id":"c"}]"#)
+        #expect(partial.status == 207)
+        try #require(partial.array.map { $0["index"] as? Int } == [0, 1, 2])
+        #expect((partial.array[0]["event"] as? [String: Any])?["agent_id"] as? String == "a")
+        #expect(partial.array[1]["error"] as? String == single.error["message"] as? String)
+        #expect(partial.array[1]["event"] == nil)
+        #expect((partial.array[2]["event"] as? [String: Any])?["agent_id"] as? String == "c")
+        // However deep: still that event's own error.
+        let deeper = try server.post("/v1/batch", key: key,
+                                     json: "[" + Self.deepEvent("x", levels: 100_000) + #",{"agent_id":"d"}]"#)
+        #expect(deeper.status == 207)
+        #expect((deeper.array.first?["error"] as? String)?.contains("nesting deeper than 64 levels") == true)
+        #expect((deeper.array.last?["event"] as? [String: Any])?["agent_id"] as? String == "d")
+        let stored = try server.get("/v1/events?limit=1000", key: key).json["events"] as? [[String: Any]] ?? []
+        #expect(stored.map { $0["agent_id"] as? String } == ["deep", "deep", "b", "a", "c", "d"])
+    }
+
+    @Test func batchThatIsNotJSONIsStillRefusedWhole() throws {
+        let server = try ServerProcess()
+        let key = try server.createKey("writer", scopes: "write:events,read:events")
+        let tooDeep = Self.deepEvent("deeper", levels: 65)
+        for body in ["[" + tooDeep + #",{"agent_id":"a"},tru]"#, "[" + tooDeep + #",{"agent_id":"a","agent_id":"b"}]"#,
+                     "[" + tooDeep + ",]", "[" + tooDeep + #",{"agent_id":"a"}"#, "[" + tooDeep + "] x",
+                     #"[{"agent_id":"a"},"# + String(repeating: "[", count: 70) + String(repeating: "}", count: 70) + "]",
+                     "[" + String(repeating: "[", count: 70) + #""\"# + String(repeating: "]", count: 70) + "]",
+                     #"{"events":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}"] {
+            let response = try server.post("/v1/batch", key: key, json: body)
+            #expect(response.status == 400, "\(body.suffix(40))")
+            #expect(response.error["code"] as? String == "MALFORMED_JSON", "\(body.suffix(40))")
+        }
+        #expect(try server.get("/v1/stats", key: key).json["records"] as? Int == 0)
+    }
+
     static func trenchcoatEvents(_ count: Int) -> String {
         let one = #"{"event_type":"tool_use","session_id":"\#(session)","timestamp":"2026-02-17T10:30:00Z","data":{"tool_name":"Bash","tool_input":{"command":"ls"},"cwd":"/tmp"}}"#
         return "{\"events\":[" + Array(repeating: one, count: count).joined(separator: ",") + "]}"

@@ -55,8 +55,14 @@ public enum RFC3339 {
         }
     }
 
+    /// The instants the four-digit year of RFC 3339 can name, in microseconds since the Unix
+    /// epoch: 0000-01-01T00:00:00.000000Z through 9999-12-31T23:59:59.999999Z.
+    public static let utcMicrosecondsRange: ClosedRange<Int64> = -62_167_219_200_000_000 ... 253_402_300_799_999_999
+
     /// Appends `YYYY-MM-DDTHH:MM:SS.ffffffZ` for microseconds since the Unix epoch (UTC),
-    /// the form of `received_at`. Years 0000-9999 only (a clock outside that is a bug).
+    /// the form of `received_at`. Traps outside `utcMicrosecondsRange` (a clock there is a bug;
+    /// a time from a client goes through `utcMicroseconds(ifRepresentable:)`): the year is
+    /// never wrapped into four digits.
     public static func writeUTCMicroseconds(_ micros: Int64, into out: inout [UInt8]) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: utcMicrosecondsLength) { text in
             writeUTCMicroseconds(micros, to: text.baseAddress!)
@@ -70,6 +76,8 @@ public enum RFC3339 {
     /// Writes the 27 characters of `writeUTCMicroseconds` at `text`, with plain stores
     /// (appending digit by digit cost ~1,500 instructions per timestamp).
     static func writeUTCMicroseconds(_ micros: Int64, to text: UnsafeMutablePointer<UInt8>) {
+        precondition(utcMicrosecondsRange.contains(micros),
+                     "\(micros) µs since the epoch is outside the years 0000-9999 of an RFC 3339 timestamp")
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = Int(micros - seconds * 1_000_000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -93,10 +101,17 @@ public enum RFC3339 {
         put(fraction, 6, at: 20); text[26] = UInt8(ascii: "Z")
     }
 
+    /// `writeUTCMicroseconds` as a String; traps outside `utcMicrosecondsRange`.
     public static func utcMicroseconds(_ micros: Int64) -> String {
         var out: [UInt8] = []
         writeUTCMicroseconds(micros, into: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `utcMicroseconds`, or nil when the instant lies outside the years 0000-9999
+    /// (`utcMicrosecondsRange`). For times that come from outside, e.g. a client's epoch number.
+    public static func utcMicroseconds(ifRepresentable micros: Int64) -> String? {
+        utcMicrosecondsRange.contains(micros) ? utcMicroseconds(micros) : nil
     }
 
     /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).

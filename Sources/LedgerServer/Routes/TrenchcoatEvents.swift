@@ -3,12 +3,15 @@ import LedgerCore
 // Trenchcoat-style ingest: POST /api/v1/events {"events":[…]} (1 … 1,000), all or nothing.
 // Two event shapes are accepted:
 //   documented: {"event_type","session_id","timestamp","data"?}
-//   plugin:     {"event","session_id","ts","seq"?,"data"?}   (ts: RFC 3339 text or epoch milliseconds)
+//   plugin:     {"event","session_id","ts","seq"?,"data"?}   (ts: RFC 3339 text or epoch milliseconds
+//               from 0 to the end of the year 9999)
 // Each maps to a record (docs/SERVER.md "Trenchcoat mapping"):
 //   agent_id    = data.agent_id when a non-empty string, else the API key's name
 //   session_id  = session_id;   action_type = event type upper-cased;   timestamp = timestamp / ts
 //   action_name = data.tool_name;  action_input = data.tool_input;  action_output = data.tool_response
 //   metadata    = {"trenchcoat":{"event":name,"seq":seq?,"data":{the other members of data}}}
+// data.tool_name and data.agent_id must be strings (or null); a member of data that gives its
+// record field no value (null, an empty agent_id) stays in metadata, so nothing is dropped.
 //   source      = "trenchcoat",  capture_method = "http-api"
 
 struct TrenchcoatEventsResponder: Responder {
@@ -21,10 +24,22 @@ struct TrenchcoatEventsResponder: Responder {
     static let pluginTypes: Set<String> = documentedTypes.union([
         "prompt_submit", "subagent_start", "pre_compact", "skill_use", "error",
     ])
-    /// Members of `data` that become record fields instead of staying in metadata.
-    static let liftedDataMembers: Set<String> = ["agent_id", "tool_name", "tool_input", "tool_response"]
 
     struct Detail { var field: String; var message: String }
+
+    /// One event mapped to a record, and what it takes to name the client's fields in the
+    /// record's errors.
+    struct MappedEvent {
+        var json: [UInt8]
+        /// The plugin shape (`event`, `ts`) rather than the documented one (`event_type`, `timestamp`).
+        var plugin: Bool
+        /// `agent_id` is `data.agent_id` (else the API key's name).
+        var agentFromData: Bool
+    }
+
+    static let epochMillisecondsOutOfRange =
+        "Out of range: epoch milliseconds must be from 0 to \(RFC3339.utcMicrosecondsRange.upperBound / 1000)"
+        + " (9999-12-31T23:59:59.999Z)"
 
     struct ValidationFailure: HTTPResponseError {
         var details: [Detail]
@@ -41,13 +56,12 @@ struct TrenchcoatEventsResponder: Responder {
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
         let keyName = context.key?.name ?? "anonymous"
         let events = try request.body.withUnsafeBytes { try Self.map($0, keyName: keyName) }
-        let results = try ingestor.ingest(events, origin: .http(keyID: context.key?.id ?? "no-auth"),
+        let results = try ingestor.ingest(events.map(\.json), origin: .http(keyID: context.key?.id ?? "no-auth"),
                                           receivedAtMicros: context.receivedAtMicros, allOrNothing: true)
         var details: [Detail] = []
         for (index, result) in results.enumerated() {
             if case let .refused(error) = result {
-                details.append(Detail(field: "events[\(index)]" + (error.field.map { ".\($0)" } ?? ""),
-                                      message: error.message))
+                details.append(Self.detail(for: error, of: events[index], path: "events[\(index)]"))
             }
         }
         guard details.isEmpty else { throw ValidationFailure(details: details) }
@@ -58,7 +72,7 @@ struct TrenchcoatEventsResponder: Responder {
     }
 
     /// Validates the whole body and builds one event (JSON bytes) per input event.
-    static func map(_ bytes: UnsafeRawBufferPointer, keyName: String) throws -> [[UInt8]] {
+    static func map(_ bytes: UnsafeRawBufferPointer, keyName: String) throws -> [MappedEvent] {
         var tape = JSONTape()
         do { try tape.parse(bytes) } catch {
             throw ValidationFailure(details: [Detail(field: "body", message: "Malformed JSON: \(error.description)")])
@@ -76,7 +90,7 @@ struct TrenchcoatEventsResponder: Responder {
             throw ValidationFailure(details: [Detail(field: "events", message: "At least 1 event is required")])
         }
         var details: [Detail] = []
-        var events: [[UInt8]] = []
+        var events: [MappedEvent] = []
         for (position, index) in tape.elements(of: list).enumerated() {
             let path = "events[\(position)]"
             guard tape[index].kind == .object else {
@@ -92,7 +106,7 @@ struct TrenchcoatEventsResponder: Responder {
     }
 
     private static func mapEvent(_ tape: JSONTape, _ object: Int, bytes: UnsafeRawBufferPointer, path: String,
-                                 keyName: String, details: inout [Detail]) -> [UInt8]? {
+                                 keyName: String, details: inout [Detail]) -> MappedEvent? {
         func string(_ index: Int?) -> String? {
             guard let index, tape[index].kind == .string else { return nil }
             return tape.string(index, bytes: bytes)
@@ -124,10 +138,17 @@ struct TrenchcoatEventsResponder: Responder {
                 let text = tape.string(node, bytes: bytes)
                 var copy = text
                 if copy.withUTF8({ RFC3339.problem(in: UnsafeRawBufferPointer($0)) }) == nil { timestamp = text }
+                if timestamp == nil {
+                    details.append(Detail(field: "\(path).\(timeName)", message: "Invalid ISO 8601 datetime"))
+                }
             } else if plugin, let millis = tape.exactInteger(node, bytes: bytes), millis >= 0 {
-                timestamp = RFC3339.utcMicroseconds(millis * 1000)
-            }
-            if timestamp == nil {
+                // At most 2^53-1 (exactInteger), so ×1000 cannot overflow. The record's RFC 3339
+                // timestamp has a four-digit year: later instants are refused, never wrapped.
+                timestamp = RFC3339.utcMicroseconds(ifRepresentable: millis * 1000)
+                if timestamp == nil {
+                    details.append(Detail(field: "\(path).\(timeName)", message: Self.epochMillisecondsOutOfRange))
+                }
+            } else {
                 details.append(Detail(field: "\(path).\(timeName)", message: "Invalid ISO 8601 datetime"))
             }
         } else {
@@ -141,10 +162,17 @@ struct TrenchcoatEventsResponder: Responder {
         if let dataNode, tape[dataNode].kind != .object, tape[dataNode].kind != .null {
             details.append(Detail(field: "\(path).data", message: "Expected object"))
         }
-        guard details.count == before, let eventType, let sessionID, let timestamp else { return nil }
-
         let data = dataNode.flatMap { tape[$0].kind == .object ? $0 : nil }
         func dataMember(_ name: StaticString) -> Int? { data.flatMap { tape.value(of: name, in: $0, bytes: bytes) } }
+        // Record fields of strings: another type would fit neither the field nor, silently, metadata.
+        let agentNode = dataMember("agent_id"), toolNameNode = dataMember("tool_name")
+        for (name, node) in [("agent_id", agentNode), ("tool_name", toolNameNode)] {
+            if let node, tape[node].kind != .string, tape[node].kind != .null {
+                details.append(Detail(field: "\(path).data.\(name)", message: "Expected string"))
+            }
+        }
+        guard details.count == before, let eventType, let sessionID, let timestamp else { return nil }
+
         var out: [UInt8] = []
         func member(_ name: String, _ write: (inout [UInt8]) -> Void) {
             out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
@@ -155,23 +183,37 @@ struct TrenchcoatEventsResponder: Responder {
         func text(_ value: String) -> (inout [UInt8]) -> Void { { JSONEscapes.writeCanonicalString(value, into: &$0) } }
         func node(_ index: Int) -> (inout [UInt8]) -> Void { { CanonicalJSON.write(tape, index, bytes: bytes, into: &$0) } }
 
-        let agent = string(dataMember("agent_id")).flatMap { $0.isEmpty ? nil : $0 } ?? keyName
-        member("agent_id", text(agent))
+        // The members of data that become record fields; the others (null or an empty agent_id
+        // among them: a record field would have no value for them) stay in metadata.
+        let dataAgent = string(agentNode).flatMap { $0.isEmpty ? nil : $0 }
+        let toolName = string(toolNameNode)
+        let input = dataMember("tool_input").flatMap { tape[$0].kind == .null ? nil : $0 }
+        let output = dataMember("tool_response").flatMap { tape[$0].kind == .null ? nil : $0 }
+        func lifted(_ name: String) -> Bool {
+            switch name {
+            case "agent_id": dataAgent != nil
+            case "tool_name": toolName != nil
+            case "tool_input": input != nil
+            case "tool_response": output != nil
+            default: false
+            }
+        }
+        member("agent_id", text(dataAgent ?? keyName))
         member("session_id", text(sessionID))
         member("action_type", text(eventType.uppercased()))
         member("timestamp", text(timestamp))
         member("source", text("trenchcoat"))
         member("capture_method", text("http-api"))
-        if let name = string(dataMember("tool_name")) { member("action_name", text(name)) }
-        if let input = dataMember("tool_input") { member("action_input", node(input)) }
-        if let output = dataMember("tool_response") { member("action_output", node(output)) }
+        if let toolName { member("action_name", text(toolName)) }
+        if let input { member("action_input", node(input)) }
+        if let output { member("action_output", node(output)) }
         member("metadata") { out in
             out.append(contentsOf: Array("{\"trenchcoat\":{\"data\":{".utf8))
             var first = true
             if let data {
                 for nameIndex in tape.members(of: data) {
                     let name = tape.string(Int(nameIndex), bytes: bytes)
-                    if liftedDataMembers.contains(name) { continue }
+                    if lifted(name) { continue }
                     if !first { out.append(UInt8(ascii: ",")) }
                     first = false
                     JSONEscapes.writeCanonicalString(name, into: &out)
@@ -188,7 +230,38 @@ struct TrenchcoatEventsResponder: Responder {
             out.append(contentsOf: Array("}}".utf8))
         }
         out.append(UInt8(ascii: "}"))
-        return out
+        return MappedEvent(json: out, plugin: plugin, agentFromData: dataAgent != nil)
+    }
+
+    /// The client's field that a record field is made from.
+    static func clientField(of recordField: String, plugin: Bool) -> String? {
+        switch recordField {
+        case "agent_id": "data.agent_id"
+        case "session_id": "session_id"
+        case "action_type": plugin ? "event" : "event_type"
+        case "timestamp": plugin ? "ts" : "timestamp"
+        case "action_name": "data.tool_name"
+        case "action_input": "data.tool_input"
+        case "action_output": "data.tool_response"
+        case "metadata": "data"
+        default: nil
+        }
+    }
+
+    /// A refusal of the record built from `event`, in the client's terms: the field it sent
+    /// (`events[0].data.tool_name`, not the record's `action_name`), and a message that names it.
+    static func detail(for error: RecordError, of event: MappedEvent, path: String) -> Detail {
+        guard let recordField = error.field, let client = clientField(of: recordField, plugin: event.plugin) else {
+            return Detail(field: path, message: error.message)
+        }
+        if recordField == "agent_id", !event.agentFromData {
+            return Detail(field: "\(path).\(client)",
+                          message: "\(client) is not given (absent, null or empty) and the API key's name, used instead,"
+                              + " is not a valid agent_id: \(error.message)")
+        }
+        var message = error.message
+        if message.hasPrefix(recordField) { message = client + message.dropFirst(recordField.count) }
+        return Detail(field: "\(path).\(client)", message: message + " (the record's \(recordField))")
     }
 
     /// 8-4-4-4-12 hexadecimal digits, either case.
