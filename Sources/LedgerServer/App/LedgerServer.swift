@@ -41,6 +41,14 @@ public final class LedgerServer: @unchecked Sendable {
             postgres.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }
         }
         router = Router(store: store, noAuth: settings.noAuth, metrics: metrics, log: log)
+        // Claimed before anything is served: until its row exists as kind `server`, a relay
+        // could enroll under this id and write onto the chains this server seals.
+        do {
+            try store.claimServerHost(id: settings.hostID)
+        } catch let StoreError.conflict(why) {
+            store.close()
+            throw ServerError.hostIDTaken(why)
+        }
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
         Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
                        maxBatchBytes: settings.maxBatchBytes,
@@ -95,11 +103,14 @@ public enum ServerError: Error, CustomStringConvertible {
     case noAuthOnPublicAddress(String)
     /// A command-line value is wrong; the message says which.
     case usage(String)
+    /// --host-id names an enrolled relay host. Give the server an id of its own (hostname:server).
+    case hostIDTaken(String)
 
     public var description: String {
         switch self {
         case let .noAuthOnPublicAddress(host): "--no-auth is refused on the non-loopback address \(host)"
         case let .usage(message): message
+        case let .hostIDTaken(why): "cannot start: \(why)"
         }
     }
 }

@@ -58,7 +58,7 @@ extension StoreError: HTTPResponseError {
     public var status: Int {
         switch self {
         case .conflict: 409
-        case .closed, .unavailable: 503
+        case .closed, .unavailable, .headMoved: 503
         case .corrupt: 500
         }
     }
@@ -66,8 +66,13 @@ extension StoreError: HTTPResponseError {
         switch self {
         case .conflict: "CONFLICT"
         case .closed, .unavailable: "UNAVAILABLE"
+        case .headMoved: "CHAIN_HEAD_MOVED"
         case .corrupt: "INTERNAL"
         }
     }
     public var message: String { description }
+    public var headers: [(String, String)] {
+        if case .headMoved = self { return [("Retry-After", "1")] }
+        return []
+    }
 }

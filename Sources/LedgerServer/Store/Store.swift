@@ -17,6 +17,9 @@ public protocol Store: AnyObject, Sendable {
     func appendDirect(hostID: String, records: IngestRows) throws
     /// The chain state of a host, as stored (the server's own chains at start).
     func loadHostChains(hostID: String) throws -> HostChains
+    /// Creates the server's own host row (kind `server`) when absent, at start. Throws
+    /// `.conflict` when `id` is enrolled as a relay: the server would seal onto its stream.
+    func claimServerHost(id: String) throws
 
     // MARK: Reads
     /// One page of records matching `query`, in storage order, after `query.after`.
@@ -31,7 +34,8 @@ public protocol Store: AnyObject, Sendable {
     func stats() throws -> StoreStats
 
     // MARK: Hosts and enrollment
-    /// Enrolls a relay host with its Ed25519 public key (base64). Throws `.conflict` if it exists.
+    /// Enrolls a relay host with its Ed25519 public key (base64). Throws `.conflict` if it exists
+    /// (also as a server's own host id).
     func addHost(id: String, publicKey: String) throws
     /// Marks a host revoked; returns false when unknown.
     func revokeHost(id: String) throws -> Bool
@@ -64,6 +68,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// The database cannot be reached right now (PostgreSQL restarting, network down). Answered
     /// 503, which relays retry; the server reconnects with backoff. Check the database if it lasts.
     case unavailable(String)
+    /// The server's own host moved on without this server (another writer with the same
+    /// --host-id): nothing was stored, and the server reloads its chain heads before the next
+    /// request. Answered 503; resending succeeds. Give each server its own --host-id.
+    case headMoved(String)
 
     public var description: String {
         switch self {
@@ -71,7 +79,22 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .closed: "the store is closed"
         case let .corrupt(what): "corrupt store: \(what)"
         case let .unavailable(why): "the database is unavailable: \(why)"
+        case let .headMoved(why): why
         }
+    }
+}
+
+extension StoreError {
+    /// --host-id names an enrolled relay: sealing there would fork the relay's stream.
+    static func relayHoldsServerID(_ id: String) -> StoreError {
+        .conflict("host \(id) is enrolled as a relay host; --host-id must name this server's own host, not a relay's")
+    }
+
+    /// An id to enroll exists; a server's own id is named as such (no relay may write its chains).
+    static func hostTaken(_ id: String, _ kind: HostEntry.Kind) -> StoreError {
+        .conflict(kind == .server
+            ? "host \(id) is a server's own host id (its direct-ingest chains); choose another host id"
+            : "host \(id) is already enrolled")
     }
 }
 
