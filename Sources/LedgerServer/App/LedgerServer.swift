@@ -10,6 +10,9 @@ public final class LedgerServer: @unchecked Sendable {
         public var hostID = LedgerServer.defaultHostID()
         public var noAuth = false
         public var maxBatchBytes = 64 * 1024 * 1024
+        /// Decompressed relay batches held at once, all requests together (DecompressionBudget);
+        /// never below `maxBatchBytes`, or a batch of the largest size could never be taken.
+        public var batchMemoryBytes = 512 * 1024 * 1024
         /// `postgres://…` (or `postgresql://…`) selects PostgresStore; empty: SQLite in `dataDirectory`.
         public var database = ""
         /// Connections per server to PostgreSQL.
@@ -52,6 +55,7 @@ public final class LedgerServer: @unchecked Sendable {
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
         Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
                        maxBatchBytes: settings.maxBatchBytes,
+                       budget: DecompressionBudget(limit: max(settings.batchMemoryBytes, settings.maxBatchBytes)),
                        orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis))
     }
 
@@ -117,12 +121,12 @@ public enum ServerError: Error, CustomStringConvertible {
 
 enum Routes {
     static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics,
-                        maxBatchBytes: Int, orderGate: HostOrderGate) {
+                        maxBatchBytes: Int, budget: DecompressionBudget, orderGate: HostOrderGate) {
         router.add("GET", "/healthz", .open, HealthResponder(store: store))
         router.add("GET", "/metrics", .scope(.admin), MetricsResponder(metrics: metrics))
         router.add("POST", "/v1/relay/batches", .routeAuthenticated,
                    RelayBatchResponder(store: store, metrics: metrics, maxBatchBytes: maxBatchBytes,
-                                       orderGate: orderGate))
+                                       orderGate: orderGate, budget: budget))
         router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store))
         router.add("POST", "/v1/events", .scope(.writeEvents), DirectEventResponder(ingestor: ingestor, metrics: metrics))
         router.add("POST", "/v1/batch", .scope(.writeEvents), DirectBatchResponder(ingestor: ingestor, metrics: metrics))

@@ -36,6 +36,9 @@ public enum ServerCommandLine {
                          help: "largest request body accepted (413 beyond, unread)"),
             ConfigOption("max-batch-bytes", env: "LEDGER_MAX_BATCH_BYTES", kind: .byteSize, default: "64MiB",
                          help: "largest decompressed relay batch (413 beyond)"),
+            ConfigOption("batch-memory", env: "LEDGER_BATCH_MEMORY", kind: .byteSize, default: "512MiB",
+                         help: "decompressed relay batches held at once, all together (503 + Retry-After beyond; "
+                            + "at least --max-batch-bytes)"),
             ConfigOption("order-wait", env: "LEDGER_ORDER_WAIT", kind: .duration, default: "10s",
                          help: "how long a relay batch waits for its predecessor to be stored (503 beyond)"),
             ConfigOption("config", env: "LEDGER_SERVER_CONFIG", default: "/etc/ledger/server.conf", valueName: "FILE",
@@ -83,6 +86,7 @@ public enum ServerCommandLine {
         // Capped at 1 GiB: IngestRows addresses a request's bytes with 32-bit offsets.
         settings.http.maxBodyBytes = min(config.bytes("max-body") ?? 16 << 20, 1 << 30)
         settings.maxBatchBytes = min(config.bytes("max-batch-bytes") ?? 64 << 20, 1 << 30)
+        settings.batchMemoryBytes = config.bytes("batch-memory") ?? 512 << 20
         settings.dataDirectory = config.string("data-dir") ?? settings.dataDirectory
         if let hostID = config.string("host-id") { settings.hostID = hostID }
         settings.noAuth = config.flag("no-auth")

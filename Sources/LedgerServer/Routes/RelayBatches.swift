@@ -3,11 +3,17 @@ import LedgerCore
 
 // POST /v1/relay/batches — a signed, zlib-compressed NDJSON range of one host's stream
 // (docs/FORMAT.md §5). Checks, in order; each refusal is answered and counted:
-//   401 unknown host, missing or bad signature headers, signature not valid for the enrolled key
+//   401 unknown host, missing or bad signature headers
 //   403 host revoked
+//   400 X-Ledger-Body-SHA256 missing or not 64 hex digits
 //   415 Content-Encoding is not deflate
-//   400 body does not decompress, body hash header mismatch, a record malformed / not canonical /
-//       hash mismatch / of another host / host_seq not contiguous from X-Ledger-Batch-Seq
+//   401 signature not valid for the enrolled key over the message built with the CLAIMED
+//       body digest: checked before a byte is decompressed, since host ids are not secret and
+//       decompression is what costs memory (anyone could make the server inflate 64 MiB per
+//       request to find out that the signature is wrong)
+//   503 + Retry-After when decompressed batches in flight hold --batch-memory already
+//   400 body does not decompress, body is not the one the claimed digest names, a record
+//       malformed / not canonical / hash mismatch / of another host / host_seq not contiguous
 //   413 compressed body over --max-body (before reading) or decompressed over --max-batch-bytes
 //   then, for a batch declaring its predecessor, the HostOrderGate (RelayBatches+Ordering.swift),
 //   answered `.later` when it has to wait (HTTPAnswer: never on an HTTP pool thread):
@@ -20,11 +26,13 @@ struct RelayBatchResponder: Responder {
     let metrics: ServerMetrics
     let maxBatchBytes: Int
     let orderGate: HostOrderGate
+    let budget: DecompressionBudget
 
     struct Refusal: HTTPResponseError {
         var status: Int
         var code: String
         var message: String
+        var headers: [(String, String)] = []
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
@@ -52,26 +60,40 @@ struct RelayBatchResponder: Responder {
               let signature = Data(base64Encoded: signatureText), signature.count == 64 else {
             throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "X-Ledger-Signature must be a base64 Ed25519 signature")
         }
+        guard let claimedText = request.header(RelayBatch.bodySHA256Header) else {
+            throw Refusal(status: 400, code: "MISSING_BODY_HASH",
+                          message: "X-Ledger-Body-SHA256 (hex SHA-256 of the uncompressed body) is required")
+        }
+        guard let claimed = SHA256Digest(hex: claimedText.lowercased()) else {
+            throw Refusal(status: 400, code: "BAD_BODY_HASH",
+                          message: "X-Ledger-Body-SHA256 must be 64 hex digits")
+        }
         guard (request.header("content-encoding") ?? "").lowercased() == RelayBatch.contentEncoding else {
             throw Refusal(status: 415, code: "UNSUPPORTED_ENCODING", message: "the body must be Content-Encoding: deflate")
         }
+        let predecessor = try declaredPredecessor(request, batchSeq: batchSeq)
+        let message = Self.signedMessage(hostID: hostID, batchSeq: batchSeq, predecessor: predecessor, claimed)
+        guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
+            throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
+        }
+        let claim = BudgetClaim(budget)
         let body: [UInt8]
         do {
-            body = try Zlib.decompress(request.body, maxOutputBytes: maxBatchBytes)
+            body = try Zlib.decompress(request.body, maxOutputBytes: maxBatchBytes, admit: claim.take)
         } catch .outputTooLarge {
             throw Refusal(status: 413, code: "BATCH_TOO_LARGE",
                           message: "the decompressed batch exceeds \(maxBatchBytes) bytes")
+        } catch .notAdmitted {
+            throw Refusal(status: 503, code: "BATCH_MEMORY_FULL",
+                          message: "decompressed batches in flight hold the server's --batch-memory "
+                            + "(\(budget.limit) bytes); send it again", headers: [("Retry-After", "1")])
         } catch {
             throw Refusal(status: 400, code: "BAD_COMPRESSION", message: "the body does not decompress: \(error)")
         }
         let digest = SHA256Hasher().hash(body)
-        if let claimed = request.header(RelayBatch.bodySHA256Header), claimed.lowercased() != digest.hex {
-            throw Refusal(status: 400, code: "BODY_HASH_MISMATCH", message: "X-Ledger-Body-SHA256 does not match the body")
-        }
-        let predecessor = try declaredPredecessor(request, batchSeq: batchSeq)
-        let message = Self.signedMessage(hostID: hostID, batchSeq: batchSeq, predecessor: predecessor, digest)
-        guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
-            throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
+        guard digest == claimed else {
+            throw Refusal(status: 400, code: "BODY_HASH_MISMATCH",
+                          message: "X-Ledger-Body-SHA256 does not match the decompressed body")
         }
         // The decompressed body becomes the rows' buffer: lines are stored as ranges of it, uncopied.
         var rows = IngestRows(body: body, expectedRows: body.count / 256)
@@ -89,11 +111,12 @@ struct RelayBatchResponder: Responder {
         let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, rows: rows,
                                        receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor)
         let storedHint = host.lastHostSeq
+        // The claim lives as long as the body (the rows' buffer): through the wait and the store.
         if let predecessor, !orderGate.isStored(hostID: hostID, through: predecessor, storedHint: storedHint) {
             // It waits for another request, which must not find this thread taken (HTTPAnswer).
-            return .later { try apply(batch, storedHint: storedHint) }
+            return .later { try withExtendedLifetime(claim) { try apply(batch, storedHint: storedHint) } }
         }
-        return .now(try apply(batch, storedHint: storedHint))
+        return .now(try withExtendedLifetime(claim) { try apply(batch, storedHint: storedHint) })
     }
 
     /// Applies the checked batch in host_seq order (RelayBatches+Ordering.swift) and answers.
