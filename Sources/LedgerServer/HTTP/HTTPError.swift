@@ -58,6 +58,8 @@ extension StoreError: HTTPResponseError {
     public var status: Int {
         switch self {
         case .conflict: 409
+        case .hostRevoked: 403
+        case .hostKeyChanged: 401
         case .closed, .unavailable, .headMoved: 503
         case .corrupt: 500
         }
@@ -67,6 +69,8 @@ extension StoreError: HTTPResponseError {
         case .conflict: "CONFLICT"
         case .closed, .unavailable: "UNAVAILABLE"
         case .headMoved: "CHAIN_HEAD_MOVED"
+        case .hostRevoked: "HOST_REVOKED"
+        case .hostKeyChanged: "KEY_CHANGED"
         case .corrupt: "INTERNAL"
         }
     }

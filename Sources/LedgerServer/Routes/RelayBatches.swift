@@ -109,7 +109,8 @@ struct RelayBatchResponder: Responder {
         }
         if let checked { throw Refusal(status: 400, code: "BAD_BATCH", message: checked.description) }
         let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, rows: rows,
-                                       receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor)
+                                       receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor,
+                                       verifiedPublicKey: keyText)
         let storedHint = host.lastHostSeq
         // The claim lives as long as the body (the rows' buffer): through the wait and the store.
         if let predecessor, !orderGate.isStored(hostID: hostID, through: predecessor, storedHint: storedHint) {
@@ -122,7 +123,15 @@ struct RelayBatchResponder: Responder {
     /// Applies the checked batch in host_seq order (RelayBatches+Ordering.swift) and answers.
     private func apply(_ batch: VerifiedRelayBatch, storedHint: UInt64) throws -> HTTPResponse {
         let (hostID, batchSeq, records) = (batch.hostID, batch.batchSeq, batch.rows.rows)
-        switch try appendInOrder(batch, storedHint: storedHint) {
+        let outcome: RelayBatchOutcome
+        do {
+            outcome = try appendInOrder(batch, storedHint: storedHint)
+        } catch let error as StoreError {
+            if case .hostRevoked = error { metrics.batch("refused_403", records: 0) }
+            if case .hostKeyChanged = error { metrics.batch("refused_401", records: 0) }
+            throw error
+        }
+        switch outcome {
         case let .stored(stored, replayed, incidents):
             metrics.batch("stored", records: stored)
             for incident in incidents { metrics.incident(incident.kind.rawValue) }

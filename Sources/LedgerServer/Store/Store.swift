@@ -72,6 +72,12 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// --host-id): nothing was stored, and the server reloads its chain heads before the next
     /// request. Answered 503; resending succeeds. Give each server its own --host-id.
     case headMoved(String)
+    /// The relay host was revoked while its batch was in flight (verified before, refused in
+    /// its transaction): nothing stored. Answered 403 like any batch of a revoked host.
+    case hostRevoked(String)
+    /// The relay host's key was rotated while its batch was in flight: the batch was verified
+    /// with a key that is no longer enrolled, nothing stored. Answered 401; re-sign and resend.
+    case hostKeyChanged(String)
 
     public var description: String {
         switch self {
@@ -80,6 +86,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case let .corrupt(what): "corrupt store: \(what)"
         case let .unavailable(why): "the database is unavailable: \(why)"
         case let .headMoved(why): why
+        case let .hostRevoked(host): "host \(host) is revoked"
+        case let .hostKeyChanged(host):
+            "the key of host \(host) changed while this batch was in flight; it was signed with the old key"
         }
     }
 }
@@ -112,6 +121,11 @@ public struct VerifiedRelayBatch: Sendable {
     /// stored host_seq while the store does not yet hold this host_seq is still in flight
     /// behind its predecessor, not a gap (`RelayBatchOutcome.predecessorPending`).
     public var predecessorHostSeq: UInt64? = nil
+    /// The enrolled public key (base64, as stored) that verified the signature. The store
+    /// requires the host's row to still hold it, unrevoked, in the batch's transaction: a batch
+    /// verified before a revocation or rotation and stored after it is refused. Nil: not checked
+    /// (batches built in-process by tests and benchmarks).
+    public var verifiedPublicKey: String? = nil
 }
 
 public enum RelayBatchOutcome: Sendable, Equatable {
