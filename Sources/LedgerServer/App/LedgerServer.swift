@@ -53,7 +53,7 @@ public final class LedgerServer: @unchecked Sendable {
             throw ServerError.hostIDTaken(why)
         }
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
-        Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
+        Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics, log: log,
                        maxBatchBytes: settings.maxBatchBytes,
                        budget: DecompressionBudget(limit: max(settings.batchMemoryBytes, settings.maxBatchBytes)),
                        orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis))
@@ -63,6 +63,7 @@ public final class LedgerServer: @unchecked Sendable {
     @discardableResult
     public func start() throws -> UInt16 {
         let server = HTTPServer(options: settings.http) { [router] in router.route($0) }
+        server.onRefusedBeforeRoute = { [router] request, status in router.refusedBeforeRoute(request, status: status) }
         try server.start()
         http = server
         log.info("listening", ["address": "\(settings.http.host):\(server.boundPort)", "host_id": settings.hostID,
@@ -120,14 +121,14 @@ public enum ServerError: Error, CustomStringConvertible {
 }
 
 enum Routes {
-    static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics,
+    static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics, log: Logger,
                         maxBatchBytes: Int, budget: DecompressionBudget, orderGate: HostOrderGate) {
         router.add("GET", "/healthz", .open, HealthResponder(store: store))
         router.add("GET", "/metrics", .scope(.admin), MetricsResponder(metrics: metrics))
         router.add("POST", "/v1/relay/batches", .routeAuthenticated,
                    RelayBatchResponder(store: store, metrics: metrics, maxBatchBytes: maxBatchBytes,
-                                       orderGate: orderGate, budget: budget))
-        router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store))
+                                       orderGate: orderGate, budget: budget, log: log))
+        router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store, log: log))
         router.add("POST", "/v1/events", .scope(.writeEvents), DirectEventResponder(ingestor: ingestor, metrics: metrics))
         router.add("POST", "/v1/batch", .scope(.writeEvents), DirectBatchResponder(ingestor: ingestor, metrics: metrics))
         router.add("POST", "/api/v1/events", .scope(.writeEvents),

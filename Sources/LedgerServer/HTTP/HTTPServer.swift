@@ -76,6 +76,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var inFlight = 0
     /// The port actually bound (useful with port 0).
     public private(set) var boundPort: UInt16 = 0
+    /// Told of each request answered here without reaching the handler (413 body too large),
+    /// with its method, path and headers (no body), so that it is counted and logged. Set before
+    /// `start`.
+    var onRefusedBeforeRoute: ((HTTPRequest, Int) -> Void)?
 
     public init(options: HTTPServerOptions, handler: @escaping (HTTPRequest) -> HTTPAnswer) {
         self.options = options
@@ -163,6 +167,7 @@ public final class HTTPServer: @unchecked Sendable {
                 if length > server.options.maxBodyBytes {
                     // 413 before reading a byte of the body.
                     exchange.answered = true
+                    server.refused(exchange, status: 413)
                     return server.queue(APIError.payloadTooLarge.response, on: connection)
                 }
                 exchange.body.reserveCapacity(length)
@@ -192,7 +197,10 @@ public final class HTTPServer: @unchecked Sendable {
             return MHD_Result.YES
         }
         exchange.answered = true
-        if exchange.tooLarge { return server.queue(APIError.payloadTooLarge.response, on: connection) }
+        if exchange.tooLarge {
+            server.refused(exchange, status: 413)
+            return server.queue(APIError.payloadTooLarge.response, on: connection)
+        }
         let (path, _) = HTTPServer.split(exchange.url)
         let request = HTTPRequest(method: exchange.method, path: path, query: exchange.query,
                                   headers: exchange.headers, body: exchange.body)
@@ -201,6 +209,12 @@ public final class HTTPServer: @unchecked Sendable {
         case let .now(response): return server.queue(response, on: connection)
         case let .later(work): return server.runLater(work, for: exchange, on: connection)
         }
+    }
+
+    private func refused(_ exchange: Exchange, status: Int) {
+        guard let onRefusedBeforeRoute else { return }
+        let (path, _) = HTTPServer.split(exchange.url)
+        onRefusedBeforeRoute(HTTPRequest(method: exchange.method, path: path, headers: exchange.headers), status)
     }
 
     static let completed: MHD_RequestCompletedCallback = { cls, _, requestCls, _ in

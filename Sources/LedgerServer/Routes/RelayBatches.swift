@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerPosix
 
 // POST /v1/relay/batches — a signed, zlib-compressed NDJSON range of one host's stream
 // (docs/FORMAT.md §5). Checks, in order; each refusal is answered and counted:
@@ -27,6 +28,7 @@ struct RelayBatchResponder: Responder {
     let maxBatchBytes: Int
     let orderGate: HostOrderGate
     let budget: DecompressionBudget
+    let log: Logger
 
     struct Refusal: HTTPResponseError {
         var status: Int
@@ -44,6 +46,8 @@ struct RelayBatchResponder: Responder {
             return try handle(request, context)
         } catch let refusal as Refusal {
             metrics.batch("refused_\(refusal.status)", records: 0)
+            warnRefused(request.header(RelayBatch.hostHeader), request.header(RelayBatch.batchSeqHeader),
+                        refusal.status, refusal.code, refusal.message)
             throw refusal
         }
     }
@@ -120,6 +124,13 @@ struct RelayBatchResponder: Responder {
         return .now(try withExtendedLifetime(claim) { try apply(batch, storedHint: storedHint) })
     }
 
+    /// One warning line per refused batch (ARCHITECTURE.md invariant 5: every refusal is logged).
+    /// Host and batch_seq are as sent; logfmt quoting keeps a hostile header on its own field.
+    func warnRefused(_ host: String?, _ batchSeq: String?, _ status: Int, _ code: String, _ detail: String) {
+        log.warn("relay batch refused", ["host": host ?? "-", "batch_seq": batchSeq ?? "-", "status": status,
+                                         "code": code, "detail": detail])
+    }
+
     /// Applies the checked batch in host_seq order (RelayBatches+Ordering.swift) and answers.
     private func apply(_ batch: VerifiedRelayBatch, storedHint: UInt64) throws -> HTTPResponse {
         let (hostID, batchSeq, records) = (batch.hostID, batch.batchSeq, batch.rows.rows)
@@ -127,14 +138,24 @@ struct RelayBatchResponder: Responder {
         do {
             outcome = try appendInOrder(batch, storedHint: storedHint)
         } catch let error as StoreError {
-            if case .hostRevoked = error { metrics.batch("refused_403", records: 0) }
-            if case .hostKeyChanged = error { metrics.batch("refused_401", records: 0) }
+            switch error {
+            case .hostRevoked, .hostKeyChanged:
+                metrics.batch("refused_\(error.status)", records: 0)
+                warnRefused(hostID, String(batchSeq), error.status, error.code, error.message)
+            default: break
+            }
             throw error
         }
         switch outcome {
         case let .stored(stored, replayed, incidents):
             metrics.batch("stored", records: stored)
-            for incident in incidents { metrics.incident(incident.kind.rawValue) }
+            for incident in incidents {
+                metrics.incident(incident.kind.rawValue)
+                log.warn("integrity incident recorded", ["kind": incident.kind.rawValue, "host": hostID,
+                                                         "batch_seq": batchSeq, "agent_id": incident.agentID ?? "-",
+                                                         "code": incident.kind.rawValue.uppercased(),
+                                                         "detail": incident.detail])
+            }
             return .json(200, .object([
                 ("status", .string("stored")), ("host_id", .string(hostID)), ("batch_seq", .uint(batchSeq)),
                 ("records", .int(Int64(records.count))), ("stored", .int(Int64(stored))),
@@ -153,6 +174,9 @@ struct RelayBatchResponder: Responder {
         case let .fork(incident):
             metrics.batch("fork", records: 0)
             metrics.incident(incident.kind.rawValue)
+            log.warn("integrity incident recorded, relay batch refused", [
+                "kind": incident.kind.rawValue, "host": hostID, "batch_seq": batchSeq,
+                "agent_id": incident.agentID ?? "-", "status": 409, "code": "FORK", "detail": incident.detail])
             return .json(409, .object([("error", .object([
                 ("code", .string("FORK")), ("message", .string(incident.detail)),
                 ("incident", incidentJSON(incident)),
