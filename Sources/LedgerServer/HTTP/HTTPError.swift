@@ -60,14 +60,14 @@ extension StoreError: HTTPResponseError {
         case .conflict: 409
         case .hostRevoked: 403
         case .hostKeyChanged: 401
-        case .closed, .unavailable, .headMoved: 503
+        case .closed, .unavailable, .headMoved, .transactionLost: 503
         case .corrupt: 500
         }
     }
     public var code: String {
         switch self {
         case .conflict: "CONFLICT"
-        case .closed, .unavailable: "UNAVAILABLE"
+        case .closed, .unavailable, .transactionLost: "UNAVAILABLE"
         case .headMoved: "CHAIN_HEAD_MOVED"
         case .hostRevoked: "HOST_REVOKED"
         case .hostKeyChanged: "KEY_CHANGED"

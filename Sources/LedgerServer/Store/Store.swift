@@ -74,6 +74,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case headMoved(String)
     /// The relay host was revoked while its batch was in flight (verified before, refused in
     /// its transaction): nothing stored. Answered 403 like any batch of a revoked host.
+    /// The database rolled back a whole group-commit transaction (disk full, I/O error):
+    /// nothing of it was stored. Answered 503; relays resend. Check the disk if it repeats.
+    case transactionLost(String)
     case hostRevoked(String)
     /// The relay host's key was rotated while its batch was in flight: the batch was verified
     /// with a key that is no longer enrolled, nothing stored. Answered 401; re-sign and resend.
@@ -86,6 +89,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case let .corrupt(what): "corrupt store: \(what)"
         case let .unavailable(why): "the database is unavailable: \(why)"
         case let .headMoved(why): why
+        case let .transactionLost(why): "the store rolled back the transaction, nothing was stored: \(why)"
         case let .hostRevoked(host): "host \(host) is revoked"
         case let .hostKeyChanged(host):
             "the key of host \(host) changed while this batch was in flight; it was signed with the old key"
