@@ -28,6 +28,8 @@ public enum ServerCommandLine {
                          help: "HTTP worker threads; 0 = one thread per connection"),
             ConfigOption("max-connections", env: "LEDGER_MAX_CONNECTIONS", kind: .int, default: "1024",
                          help: "concurrent connections accepted"),
+            ConfigOption("max-connections-per-ip", env: "LEDGER_MAX_CONNECTIONS_PER_IP", kind: .int, default: "64",
+                         help: "concurrent connections from one IP address, loopback included; 0 = no limit"),
             ConfigOption("connection-timeout", env: "LEDGER_CONNECTION_TIMEOUT", kind: .duration, default: "30s",
                          help: "idle time after which a connection is closed (slow clients)"),
             ConfigOption("max-header-bytes", env: "LEDGER_MAX_HEADER_BYTES", kind: .byteSize, default: "128KiB",
@@ -81,6 +83,7 @@ public enum ServerCommandLine {
         settings.http.port = port
         settings.http.threads = max(0, config.int("threads") ?? 0)
         settings.http.maxConnections = max(1, config.int("max-connections") ?? 1024)
+        settings.http.maxConnectionsPerIP = max(0, config.int("max-connections-per-ip") ?? 64)
         settings.http.connectionTimeoutSeconds = max(1, Int(config.duration("connection-timeout")?.components.seconds ?? 30))
         settings.http.connectionMemoryBytes = config.bytes("max-header-bytes") ?? 128 * 1024
         // Capped at 1 GiB: IngestRows addresses a request's bytes with 32-bit offsets.

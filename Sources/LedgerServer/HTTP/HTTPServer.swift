@@ -31,6 +31,11 @@ public struct HTTPServerOptions: Sendable {
     /// 0: one thread per connection (the default, see above); N > 0: a pool of N threads.
     public var threads: Int = 0
     public var maxConnections: Int = 1024
+    /// Concurrent connections from one IP address (0: no limit). The idle timeout alone does
+    /// not stop a client that sends one header line every few seconds: each such connection
+    /// (and, per connection, a thread) is held as long as it likes, so one address could take
+    /// every connection. Loopback is not exempt (libmicrohttpd counts every address alike).
+    public var maxConnectionsPerIP: Int = 64
     /// Idle seconds after which MHD closes a connection (slow clients included).
     public var connectionTimeoutSeconds: Int = 30
     /// Per-connection memory for headers and read buffers: bounds header size.
@@ -103,7 +108,9 @@ public final class HTTPServer: @unchecked Sendable {
             // SAFETY: MHD copies the address during MHD_start_daemon_va.
             let sockaddrPointer = OpaquePointer(addressPointer)
             let pool: [CVarArg] = perConnection ? [] : [MHD_OPTION.THREAD_POOL_SIZE.rawValue, UInt32(options.threads)]
-            let arguments: [CVarArg] = pool + [
+            let perIP: [CVarArg] = options.maxConnectionsPerIP > 0
+                ? [MHD_OPTION.PER_IP_CONNECTION_LIMIT.rawValue, UInt32(options.maxConnectionsPerIP)] : []
+            let arguments: [CVarArg] = pool + perIP + [
                 MHD_OPTION.CONNECTION_LIMIT.rawValue, UInt32(options.maxConnections),
                 MHD_OPTION.CONNECTION_TIMEOUT.rawValue, UInt32(options.connectionTimeoutSeconds),
                 MHD_OPTION.CONNECTION_MEMORY_LIMIT.rawValue, Int(options.connectionMemoryBytes),
