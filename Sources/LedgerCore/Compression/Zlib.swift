@@ -31,6 +31,11 @@ public enum ZlibError: Error, Equatable, Sendable {
     /// operator should treat the whole input as damaged.
     case trailingData
 
+    /// The caller's `admit` refused the next piece of output (a memory budget shared with
+    /// other decompressions was spent) after `bytes` bytes. Nothing is wrong with the input;
+    /// the caller should try again later.
+    case notAdmitted(bytes: Int)
+
     /// zlib could not allocate its internal state. The process is out of
     /// memory; the operator should check its memory limit.
     case outOfMemory
@@ -48,6 +53,7 @@ extension ZlibError: CustomStringConvertible {
         case let .outputTooLarge(limit): return "decompressed data exceeds the limit of \(limit) bytes"
         case let .corrupt(message): return "corrupt zlib data: \(message)"
         case .trailingData: return "unexpected bytes after the end of the zlib stream"
+        case let .notAdmitted(bytes): return "decompression stopped after \(bytes) bytes: no memory budget left"
         case .outOfMemory: return "zlib could not allocate memory"
         case let .library(operation, code, message): return "zlib \(operation) returned \(code): \(message)"
         }
@@ -105,8 +111,20 @@ public enum Zlib {
         }
     }
 
+    /// Decompresses like `decompress(_:maxOutputBytes:)`, asking `admit` for each piece of
+    /// output (at most 64 KiB) before keeping it: `admit(n)` false stops with `.notAdmitted`.
+    /// The caller accounts the bytes it admitted (a budget shared by concurrent requests).
+    public static func decompress(
+        _ input: [UInt8], maxOutputBytes: Int, admit: (Int) -> Bool
+    ) throws(ZlibError) -> [UInt8] {
+        try input.withUnsafeBufferPointer { (buffer) throws(ZlibError) in
+            try decompress(UnsafeRawBufferPointer(buffer), maxOutputBytes: maxOutputBytes, chunkLimit: maxChunk,
+                           admit: admit)
+        }
+    }
+
     static func decompress(
-        _ input: UnsafeRawBufferPointer, maxOutputBytes: Int, chunkLimit: Int
+        _ input: UnsafeRawBufferPointer, maxOutputBytes: Int, chunkLimit: Int, admit: (Int) -> Bool = { _ in true }
     ) throws(ZlibError) -> [UInt8] {
         precondition(maxOutputBytes >= 0, "maxOutputBytes must not be negative")
         let inflater = try Inflater(chunkLimit: chunkLimit)
@@ -121,6 +139,7 @@ public enum Zlib {
             guard piece.count <= maxOutputBytes - output.count else {
                 throw .outputTooLarge(limit: maxOutputBytes)
             }
+            guard admit(piece.count) else { throw .notAdmitted(bytes: output.count) }
             let needed = output.count + piece.count
             if needed > output.capacity {
                 // Geometric growth, but capped: Array's own doubling could

@@ -10,6 +10,9 @@ public final class LedgerServer: @unchecked Sendable {
         public var hostID = LedgerServer.defaultHostID()
         public var noAuth = false
         public var maxBatchBytes = 64 * 1024 * 1024
+        /// Decompressed relay batches held at once, all requests together (DecompressionBudget);
+        /// never below `maxBatchBytes`, or a batch of the largest size could never be taken.
+        public var batchMemoryBytes = 512 * 1024 * 1024
         /// `postgres://…` (or `postgresql://…`) selects PostgresStore; empty: SQLite in `dataDirectory`.
         public var database = ""
         /// Connections per server to PostgreSQL.
@@ -41,16 +44,26 @@ public final class LedgerServer: @unchecked Sendable {
             postgres.onCommit = { jobs, seconds in metrics.commit(jobs: jobs, seconds: seconds) }
         }
         router = Router(store: store, noAuth: settings.noAuth, metrics: metrics, log: log)
+        // Claimed before anything is served: until its row exists as kind `server`, a relay
+        // could enroll under this id and write onto the chains this server seals.
+        do {
+            try store.claimServerHost(id: settings.hostID)
+        } catch let StoreError.conflict(why) {
+            store.close()
+            throw ServerError.hostIDTaken(why)
+        }
         let ingestor = try DirectIngestor(hostID: settings.hostID, store: store)
-        Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics,
+        Routes.install(on: router, store: store, ingestor: ingestor, metrics: metrics, log: log,
                        maxBatchBytes: settings.maxBatchBytes,
-                       orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis), log: log)
+                       budget: DecompressionBudget(limit: max(settings.batchMemoryBytes, settings.maxBatchBytes)),
+                       orderGate: HostOrderGate(maxWaitMillis: settings.orderWaitMillis))
     }
 
     /// Starts listening; returns the bound port.
     @discardableResult
     public func start() throws -> UInt16 {
         let server = HTTPServer(options: settings.http) { [router] in router.route($0) }
+        server.onRefusedBeforeRoute = { [router] request, status in router.refusedBeforeRoute(request, status: status) }
         try server.start()
         http = server
         log.info("listening", ["address": "\(settings.http.host):\(server.boundPort)", "host_id": settings.hostID,
@@ -95,24 +108,27 @@ public enum ServerError: Error, CustomStringConvertible {
     case noAuthOnPublicAddress(String)
     /// A command-line value is wrong; the message says which.
     case usage(String)
+    /// --host-id names an enrolled relay host. Give the server an id of its own (hostname:server).
+    case hostIDTaken(String)
 
     public var description: String {
         switch self {
         case let .noAuthOnPublicAddress(host): "--no-auth is refused on the non-loopback address \(host)"
         case let .usage(message): message
+        case let .hostIDTaken(why): "cannot start: \(why)"
         }
     }
 }
 
 enum Routes {
-    static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics,
-                        maxBatchBytes: Int, orderGate: HostOrderGate, log: Logger) {
+    static func install(on router: Router, store: Store, ingestor: DirectIngestor, metrics: ServerMetrics, log: Logger,
+                        maxBatchBytes: Int, budget: DecompressionBudget, orderGate: HostOrderGate) {
         router.add("GET", "/healthz", .open, HealthResponder(store: store))
         router.add("GET", "/metrics", .scope(.admin), MetricsResponder(metrics: metrics))
         router.add("POST", "/v1/relay/batches", .routeAuthenticated,
                    RelayBatchResponder(store: store, metrics: metrics, maxBatchBytes: maxBatchBytes,
-                                       orderGate: orderGate))
-        router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store))
+                                       orderGate: orderGate, budget: budget, log: log))
+        router.add("POST", "/v1/relay/enroll", .routeAuthenticated, EnrollmentResponder(store: store, log: log))
         router.add("POST", "/v1/events", .scope(.writeEvents), DirectEventResponder(ingestor: ingestor, metrics: metrics))
         router.add("POST", "/v1/batch", .scope(.writeEvents), DirectBatchResponder(ingestor: ingestor, metrics: metrics))
         router.add("POST", "/api/v1/events", .scope(.writeEvents),

@@ -28,6 +28,8 @@ public enum ServerCommandLine {
                          help: "HTTP worker threads; 0 = one thread per connection"),
             ConfigOption("max-connections", env: "LEDGER_MAX_CONNECTIONS", kind: .int, default: "1024",
                          help: "concurrent connections accepted"),
+            ConfigOption("max-connections-per-ip", env: "LEDGER_MAX_CONNECTIONS_PER_IP", kind: .int, default: "64",
+                         help: "concurrent connections from one IP address, loopback included; 0 = no limit"),
             ConfigOption("connection-timeout", env: "LEDGER_CONNECTION_TIMEOUT", kind: .duration, default: "30s",
                          help: "idle time after which a connection is closed (slow clients)"),
             ConfigOption("max-header-bytes", env: "LEDGER_MAX_HEADER_BYTES", kind: .byteSize, default: "128KiB",
@@ -36,6 +38,9 @@ public enum ServerCommandLine {
                          help: "largest request body accepted (413 beyond, unread)"),
             ConfigOption("max-batch-bytes", env: "LEDGER_MAX_BATCH_BYTES", kind: .byteSize, default: "64MiB",
                          help: "largest decompressed relay batch (413 beyond)"),
+            ConfigOption("batch-memory", env: "LEDGER_BATCH_MEMORY", kind: .byteSize, default: "512MiB",
+                         help: "decompressed relay batches held at once, all together (503 + Retry-After beyond; "
+                            + "at least --max-batch-bytes)"),
             ConfigOption("order-wait", env: "LEDGER_ORDER_WAIT", kind: .duration, default: "10s",
                          help: "how long a relay batch waits for its predecessor to be stored (503 beyond)"),
             ConfigOption("config", env: "LEDGER_SERVER_CONFIG", default: "/etc/ledger/server.conf", valueName: "FILE",
@@ -78,11 +83,13 @@ public enum ServerCommandLine {
         settings.http.port = port
         settings.http.threads = max(0, config.int("threads") ?? 0)
         settings.http.maxConnections = max(1, config.int("max-connections") ?? 1024)
+        settings.http.maxConnectionsPerIP = max(0, config.int("max-connections-per-ip") ?? 64)
         settings.http.connectionTimeoutSeconds = max(1, Int(config.duration("connection-timeout")?.components.seconds ?? 30))
         settings.http.connectionMemoryBytes = config.bytes("max-header-bytes") ?? 128 * 1024
         // Capped at 1 GiB: IngestRows addresses a request's bytes with 32-bit offsets.
         settings.http.maxBodyBytes = min(config.bytes("max-body") ?? 16 << 20, 1 << 30)
         settings.maxBatchBytes = min(config.bytes("max-batch-bytes") ?? 64 << 20, 1 << 30)
+        settings.batchMemoryBytes = config.bytes("batch-memory") ?? 512 << 20
         settings.dataDirectory = config.string("data-dir") ?? settings.dataDirectory
         if let hostID = config.string("host-id") { settings.hostID = hostID }
         settings.noAuth = config.flag("no-auth")

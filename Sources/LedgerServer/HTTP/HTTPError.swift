@@ -58,16 +58,25 @@ extension StoreError: HTTPResponseError {
     public var status: Int {
         switch self {
         case .conflict: 409
-        case .closed, .unavailable: 503
+        case .hostRevoked: 403
+        case .hostKeyChanged: 401
+        case .closed, .unavailable, .headMoved, .transactionLost: 503
         case .corrupt: 500
         }
     }
     public var code: String {
         switch self {
         case .conflict: "CONFLICT"
-        case .closed, .unavailable: "UNAVAILABLE"
+        case .closed, .unavailable, .transactionLost: "UNAVAILABLE"
+        case .headMoved: "CHAIN_HEAD_MOVED"
+        case .hostRevoked: "HOST_REVOKED"
+        case .hostKeyChanged: "KEY_CHANGED"
         case .corrupt: "INTERNAL"
         }
     }
     public var message: String { description }
+    public var headers: [(String, String)] {
+        if case .headMoved = self { return [("Retry-After", "1")] }
+        return []
+    }
 }

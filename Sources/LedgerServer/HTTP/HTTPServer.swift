@@ -31,6 +31,11 @@ public struct HTTPServerOptions: Sendable {
     /// 0: one thread per connection (the default, see above); N > 0: a pool of N threads.
     public var threads: Int = 0
     public var maxConnections: Int = 1024
+    /// Concurrent connections from one IP address (0: no limit). The idle timeout alone does
+    /// not stop a client that sends one header line every few seconds: each such connection
+    /// (and, per connection, a thread) is held as long as it likes, so one address could take
+    /// every connection. Loopback is not exempt (libmicrohttpd counts every address alike).
+    public var maxConnectionsPerIP: Int = 64
     /// Idle seconds after which MHD closes a connection (slow clients included).
     public var connectionTimeoutSeconds: Int = 30
     /// Per-connection memory for headers and read buffers: bounds header size.
@@ -76,6 +81,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var inFlight = 0
     /// The port actually bound (useful with port 0).
     public private(set) var boundPort: UInt16 = 0
+    /// Told of each request answered here without reaching the handler (413 body too large),
+    /// with its method, path and headers (no body), so that it is counted and logged. Set before
+    /// `start`.
+    var onRefusedBeforeRoute: ((HTTPRequest, Int) -> Void)?
 
     public init(options: HTTPServerOptions, handler: @escaping (HTTPRequest) -> HTTPAnswer) {
         self.options = options
@@ -99,7 +108,9 @@ public final class HTTPServer: @unchecked Sendable {
             // SAFETY: MHD copies the address during MHD_start_daemon_va.
             let sockaddrPointer = OpaquePointer(addressPointer)
             let pool: [CVarArg] = perConnection ? [] : [MHD_OPTION.THREAD_POOL_SIZE.rawValue, UInt32(options.threads)]
-            let arguments: [CVarArg] = pool + [
+            let perIP: [CVarArg] = options.maxConnectionsPerIP > 0
+                ? [MHD_OPTION.PER_IP_CONNECTION_LIMIT.rawValue, UInt32(options.maxConnectionsPerIP)] : []
+            let arguments: [CVarArg] = pool + perIP + [
                 MHD_OPTION.CONNECTION_LIMIT.rawValue, UInt32(options.maxConnections),
                 MHD_OPTION.CONNECTION_TIMEOUT.rawValue, UInt32(options.connectionTimeoutSeconds),
                 MHD_OPTION.CONNECTION_MEMORY_LIMIT.rawValue, Int(options.connectionMemoryBytes),
@@ -163,6 +174,7 @@ public final class HTTPServer: @unchecked Sendable {
                 if length > server.options.maxBodyBytes {
                     // 413 before reading a byte of the body.
                     exchange.answered = true
+                    server.refused(exchange, status: 413)
                     return server.queue(APIError.payloadTooLarge.response, on: connection)
                 }
                 exchange.body.reserveCapacity(length)
@@ -192,7 +204,10 @@ public final class HTTPServer: @unchecked Sendable {
             return MHD_Result.YES
         }
         exchange.answered = true
-        if exchange.tooLarge { return server.queue(APIError.payloadTooLarge.response, on: connection) }
+        if exchange.tooLarge {
+            server.refused(exchange, status: 413)
+            return server.queue(APIError.payloadTooLarge.response, on: connection)
+        }
         let (path, _) = HTTPServer.split(exchange.url)
         let request = HTTPRequest(method: exchange.method, path: path, query: exchange.query,
                                   headers: exchange.headers, body: exchange.body)
@@ -201,6 +216,12 @@ public final class HTTPServer: @unchecked Sendable {
         case let .now(response): return server.queue(response, on: connection)
         case let .later(work): return server.runLater(work, for: exchange, on: connection)
         }
+    }
+
+    private func refused(_ exchange: Exchange, status: Int) {
+        guard let onRefusedBeforeRoute else { return }
+        let (path, _) = HTTPServer.split(exchange.url)
+        onRefusedBeforeRoute(HTTPRequest(method: exchange.method, path: path, headers: exchange.headers), status)
     }
 
     static let completed: MHD_RequestCompletedCallback = { cls, _, requestCls, _ in

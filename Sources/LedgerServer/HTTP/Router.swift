@@ -96,6 +96,23 @@ public final class Router: @unchecked Sendable {
         }
     }
 
+    /// A request the HTTP layer refused before any route ran (413: a Content-Length over
+    /// --max-body, or a chunked body that grew past it): counted under the route it was for and
+    /// logged, like the refusals routes make.
+    func refusedBeforeRoute(_ request: HTTPRequest, status: Int) {
+        let routeName = (try? match(request))?.0.name ?? "unmatched"
+        metrics.request(route: routeName, status: status, seconds: 0)
+        var host = "-", batchSeq = "-"
+        if request.path == "/v1/relay/batches" {
+            metrics.batch("refused_\(status)", records: 0)
+            host = request.header(RelayBatch.hostHeader) ?? "-"
+            batchSeq = request.header(RelayBatch.batchSeqHeader) ?? "-"
+        }
+        log.warn("request refused before its route", ["route": routeName, "host": host, "batch_seq": batchSeq,
+                                                      "status": status, "code": APIError.payloadTooLarge.code,
+                                                      "content_length": request.header("content-length") ?? "-"])
+    }
+
     private func finish(_ response: HTTPResponse, _ routeName: String, _ started: UInt64) -> HTTPResponse {
         metrics.request(route: routeName, status: response.status,
                         seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)

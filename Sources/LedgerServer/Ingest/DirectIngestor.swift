@@ -3,8 +3,12 @@ import LedgerCore
 
 // INVARIANT: the server's own chains (host_id = --host-id) advance only under
 // `lock`, and only once the store has committed the records that advance them.
-// On a store failure the in-memory chains are put back, so the next event reuses
-// the positions that were never stored (nothing was acknowledged for them).
+// After any store failure the chains are read back from the store before the next
+// event is sealed: what the failure left behind is unknown (a COMMIT lost with its
+// connection may have landed; another writer may have moved the heads), and putting
+// back the in-memory heads would reseal positions the store may already hold, failing
+// every later request the same way. The store refuses a sealed range that does not
+// continue its stored host_seq (StoreTransaction.appendSealed), so nothing is stored twice.
 
 /// One event of a direct-ingest request after sealing: its record, or why it was refused.
 public enum DirectResult {
@@ -19,8 +23,8 @@ public final class DirectIngestor: @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`.
     private var chains: HostChains
-    /// Set when a store failure left the commit's outcome unknown (a connection lost during
-    /// COMMIT): the stored heads are read back before the next event is sealed.
+    /// Set by any store failure after sealing: the stored heads are read back before the next
+    /// event is sealed.
     private var chainsUncertain = false
     private let builder: RecordBuilder
     private let reader = RecordReader()
@@ -76,7 +80,7 @@ public final class DirectIngestor: @unchecked Sendable {
             try store.appendDirect(hostID: hostID, records: records)
         } catch {
             chains = saved
-            if case StoreError.unavailable = error { chainsUncertain = true }
+            chainsUncertain = true
             throw error
         }
         return results

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerPosix
 
 /// POST /v1/relay/enroll {"token","host_id","public_key","proof"}: a relay started with a one-time
 /// token (`ledger-server hosts token`) registers its Ed25519 public key on first contact.
@@ -7,8 +8,20 @@ import LedgerCore
 /// 201 enrolled; 400 malformed; 401 bad token or proof; 409 host id taken.
 struct EnrollmentResponder: Responder {
     let store: Store
+    let log: Logger
 
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
+        do {
+            return try enroll(request, context)
+        } catch let refusal as HTTPResponseError where refusal.status != 503 {
+            let hostID = (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])?["host_id"]
+            log.warn("relay enrollment refused", ["host": (hostID as? String) ?? "-", "status": refusal.status,
+                                                   "code": refusal.code, "detail": refusal.message])
+            throw refusal
+        }
+    }
+
+    private func enroll(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any],
               let token = object["token"] as? String, let hostID = object["host_id"] as? String,
               let publicKey = object["public_key"] as? String, let proofText = object["proof"] as? String else {

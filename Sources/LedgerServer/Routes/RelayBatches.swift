@@ -1,13 +1,20 @@
 import Foundation
 import LedgerCore
+import LedgerPosix
 
 // POST /v1/relay/batches — a signed, zlib-compressed NDJSON range of one host's stream
 // (docs/FORMAT.md §5). Checks, in order; each refusal is answered and counted:
-//   401 unknown host, missing or bad signature headers, signature not valid for the enrolled key
+//   401 unknown host, missing or bad signature headers
 //   403 host revoked
+//   400 X-Ledger-Body-SHA256 missing or not 64 hex digits
 //   415 Content-Encoding is not deflate
-//   400 body does not decompress, body hash header mismatch, a record malformed / not canonical /
-//       hash mismatch / of another host / host_seq not contiguous from X-Ledger-Batch-Seq
+//   401 signature not valid for the enrolled key over the message built with the CLAIMED
+//       body digest: checked before a byte is decompressed, since host ids are not secret and
+//       decompression is what costs memory (anyone could make the server inflate 64 MiB per
+//       request to find out that the signature is wrong)
+//   503 + Retry-After when decompressed batches in flight hold --batch-memory already
+//   400 body does not decompress, body is not the one the claimed digest names, a record
+//       malformed / not canonical / hash mismatch / of another host / host_seq not contiguous
 //   413 compressed body over --max-body (before reading) or decompressed over --max-batch-bytes
 //   then, for a batch declaring its predecessor, the HostOrderGate (RelayBatches+Ordering.swift),
 //   answered `.later` when it has to wait (HTTPAnswer: never on an HTTP pool thread):
@@ -20,11 +27,14 @@ struct RelayBatchResponder: Responder {
     let metrics: ServerMetrics
     let maxBatchBytes: Int
     let orderGate: HostOrderGate
+    let budget: DecompressionBudget
+    let log: Logger
 
     struct Refusal: HTTPResponseError {
         var status: Int
         var code: String
         var message: String
+        var headers: [(String, String)] = []
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) throws -> HTTPResponse {
@@ -36,6 +46,8 @@ struct RelayBatchResponder: Responder {
             return try handle(request, context)
         } catch let refusal as Refusal {
             metrics.batch("refused_\(refusal.status)", records: 0)
+            warnRefused(request.header(RelayBatch.hostHeader), request.header(RelayBatch.batchSeqHeader),
+                        refusal.status, refusal.code, refusal.message)
             throw refusal
         }
     }
@@ -52,26 +64,40 @@ struct RelayBatchResponder: Responder {
               let signature = Data(base64Encoded: signatureText), signature.count == 64 else {
             throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "X-Ledger-Signature must be a base64 Ed25519 signature")
         }
+        guard let claimedText = request.header(RelayBatch.bodySHA256Header) else {
+            throw Refusal(status: 400, code: "MISSING_BODY_HASH",
+                          message: "X-Ledger-Body-SHA256 (hex SHA-256 of the uncompressed body) is required")
+        }
+        guard let claimed = SHA256Digest(hex: claimedText.lowercased()) else {
+            throw Refusal(status: 400, code: "BAD_BODY_HASH",
+                          message: "X-Ledger-Body-SHA256 must be 64 hex digits")
+        }
         guard (request.header("content-encoding") ?? "").lowercased() == RelayBatch.contentEncoding else {
             throw Refusal(status: 415, code: "UNSUPPORTED_ENCODING", message: "the body must be Content-Encoding: deflate")
         }
+        let predecessor = try declaredPredecessor(request, batchSeq: batchSeq)
+        let message = Self.signedMessage(hostID: hostID, batchSeq: batchSeq, predecessor: predecessor, claimed)
+        guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
+            throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
+        }
+        let claim = BudgetClaim(budget)
         let body: [UInt8]
         do {
-            body = try Zlib.decompress(request.body, maxOutputBytes: maxBatchBytes)
+            body = try Zlib.decompress(request.body, maxOutputBytes: maxBatchBytes, admit: claim.take)
         } catch .outputTooLarge {
             throw Refusal(status: 413, code: "BATCH_TOO_LARGE",
                           message: "the decompressed batch exceeds \(maxBatchBytes) bytes")
+        } catch .notAdmitted {
+            throw Refusal(status: 503, code: "BATCH_MEMORY_FULL",
+                          message: "decompressed batches in flight hold the server's --batch-memory "
+                            + "(\(budget.limit) bytes); send it again", headers: [("Retry-After", "1")])
         } catch {
             throw Refusal(status: 400, code: "BAD_COMPRESSION", message: "the body does not decompress: \(error)")
         }
         let digest = SHA256Hasher().hash(body)
-        if let claimed = request.header(RelayBatch.bodySHA256Header), claimed.lowercased() != digest.hex {
-            throw Refusal(status: 400, code: "BODY_HASH_MISMATCH", message: "X-Ledger-Body-SHA256 does not match the body")
-        }
-        let predecessor = try declaredPredecessor(request, batchSeq: batchSeq)
-        let message = Self.signedMessage(hostID: hostID, batchSeq: batchSeq, predecessor: predecessor, digest)
-        guard let key = try? Ed25519PublicKey(base64: keyText), key.isValidSignature(Array(signature), for: message) else {
-            throw Refusal(status: 401, code: "BAD_SIGNATURE", message: "the signature does not verify with the host's key")
+        guard digest == claimed else {
+            throw Refusal(status: 400, code: "BODY_HASH_MISMATCH",
+                          message: "X-Ledger-Body-SHA256 does not match the decompressed body")
         }
         // The decompressed body becomes the rows' buffer: lines are stored as ranges of it, uncopied.
         var rows = IngestRows(body: body, expectedRows: body.count / 256)
@@ -87,22 +113,49 @@ struct RelayBatchResponder: Responder {
         }
         if let checked { throw Refusal(status: 400, code: "BAD_BATCH", message: checked.description) }
         let batch = VerifiedRelayBatch(hostID: hostID, batchSeq: batchSeq, bodySHA256: digest, rows: rows,
-                                       receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor)
+                                       receivedAtMicros: context.receivedAtMicros, predecessorHostSeq: predecessor,
+                                       verifiedPublicKey: keyText)
         let storedHint = host.lastHostSeq
+        // The claim lives as long as the body (the rows' buffer): through the wait and the store.
         if let predecessor, !orderGate.isStored(hostID: hostID, through: predecessor, storedHint: storedHint) {
             // It waits for another request, which must not find this thread taken (HTTPAnswer).
-            return .later { try apply(batch, storedHint: storedHint) }
+            return .later { try withExtendedLifetime(claim) { try apply(batch, storedHint: storedHint) } }
         }
-        return .now(try apply(batch, storedHint: storedHint))
+        return .now(try withExtendedLifetime(claim) { try apply(batch, storedHint: storedHint) })
+    }
+
+    /// One warning line per refused batch (ARCHITECTURE.md invariant 5: every refusal is logged).
+    /// Host and batch_seq are as sent; logfmt quoting keeps a hostile header on its own field.
+    func warnRefused(_ host: String?, _ batchSeq: String?, _ status: Int, _ code: String, _ detail: String) {
+        log.warn("relay batch refused", ["host": host ?? "-", "batch_seq": batchSeq ?? "-", "status": status,
+                                         "code": code, "detail": detail])
     }
 
     /// Applies the checked batch in host_seq order (RelayBatches+Ordering.swift) and answers.
     private func apply(_ batch: VerifiedRelayBatch, storedHint: UInt64) throws -> HTTPResponse {
         let (hostID, batchSeq, records) = (batch.hostID, batch.batchSeq, batch.rows.rows)
-        switch try appendInOrder(batch, storedHint: storedHint) {
+        let outcome: RelayBatchOutcome
+        do {
+            outcome = try appendInOrder(batch, storedHint: storedHint)
+        } catch let error as StoreError {
+            switch error {
+            case .hostRevoked, .hostKeyChanged:
+                metrics.batch("refused_\(error.status)", records: 0)
+                warnRefused(hostID, String(batchSeq), error.status, error.code, error.message)
+            default: break
+            }
+            throw error
+        }
+        switch outcome {
         case let .stored(stored, replayed, incidents):
             metrics.batch("stored", records: stored)
-            for incident in incidents { metrics.incident(incident.kind.rawValue) }
+            for incident in incidents {
+                metrics.incident(incident.kind.rawValue)
+                log.warn("integrity incident recorded", ["kind": incident.kind.rawValue, "host": hostID,
+                                                         "batch_seq": batchSeq, "agent_id": incident.agentID ?? "-",
+                                                         "code": incident.kind.rawValue.uppercased(),
+                                                         "detail": incident.detail])
+            }
             return .json(200, .object([
                 ("status", .string("stored")), ("host_id", .string(hostID)), ("batch_seq", .uint(batchSeq)),
                 ("records", .int(Int64(records.count))), ("stored", .int(Int64(stored))),
@@ -121,6 +174,9 @@ struct RelayBatchResponder: Responder {
         case let .fork(incident):
             metrics.batch("fork", records: 0)
             metrics.incident(incident.kind.rawValue)
+            log.warn("integrity incident recorded, relay batch refused", [
+                "kind": incident.kind.rawValue, "host": hostID, "batch_seq": batchSeq,
+                "agent_id": incident.agentID ?? "-", "status": 409, "code": "FORK", "detail": incident.detail])
             return .json(409, .object([("error", .object([
                 ("code", .string("FORK")), ("message", .string(incident.detail)),
                 ("incident", incidentJSON(incident)),

@@ -27,9 +27,19 @@ enum RelayBatchApplier {
             incident.id = try tx.insertIncident(incident)
             return .fork(incident)
         }
-        guard let stored = try tx.lastHostSeq(hostID: host) else {
+        guard let state = try tx.hostState(hostID: host) else {
             throw StoreError.corrupt("host \(host) vanished during a batch")
         }
+        guard state.kind == .relay else { throw StoreError.hostTaken(host, state.kind) }
+        // The route verified the batch against the row it read before the batch waited for its
+        // predecessor or the writer; a revocation or key rotation since then must hold for it
+        // too. Read in the same locked row read as the stored host_seq, so no change can slip in
+        // between this check and COMMIT.
+        if let verifiedKey = batch.verifiedPublicKey {
+            if state.revoked { throw StoreError.hostRevoked(host) }
+            if state.publicKey != verifiedKey { throw StoreError.hostKeyChanged(host) }
+        }
+        let stored = state.lastHostSeq
         // Read under the transaction's host lock (PostgreSQL: FOR UPDATE; SQLite: the one
         // writer), so a predecessor committing on another server is seen or waited for, and a
         // batch that outran it is never taken for records lost on the host.

@@ -17,6 +17,9 @@ public protocol Store: AnyObject, Sendable {
     func appendDirect(hostID: String, records: IngestRows) throws
     /// The chain state of a host, as stored (the server's own chains at start).
     func loadHostChains(hostID: String) throws -> HostChains
+    /// Creates the server's own host row (kind `server`) when absent, at start. Throws
+    /// `.conflict` when `id` is enrolled as a relay: the server would seal onto its stream.
+    func claimServerHost(id: String) throws
 
     // MARK: Reads
     /// One page of records matching `query`, in storage order, after `query.after`.
@@ -40,7 +43,8 @@ public protocol Store: AnyObject, Sendable {
     func snapshot() throws -> StoreSnapshot
 
     // MARK: Hosts and enrollment
-    /// Enrolls a relay host with its Ed25519 public key (base64). Throws `.conflict` if it exists.
+    /// Enrolls a relay host with its Ed25519 public key (base64). Throws `.conflict` if it exists
+    /// (also as a server's own host id).
     func addHost(id: String, publicKey: String) throws
     /// Marks a host revoked; returns false when unknown.
     func revokeHost(id: String) throws -> Bool
@@ -87,6 +91,19 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// The database cannot be reached right now (PostgreSQL restarting, network down). Answered
     /// 503, which relays retry; the server reconnects with backoff. Check the database if it lasts.
     case unavailable(String)
+    /// The server's own host moved on without this server (another writer with the same
+    /// --host-id): nothing was stored, and the server reloads its chain heads before the next
+    /// request. Answered 503; resending succeeds. Give each server its own --host-id.
+    case headMoved(String)
+    /// The relay host was revoked while its batch was in flight (verified before, refused in
+    /// its transaction): nothing stored. Answered 403 like any batch of a revoked host.
+    /// The database rolled back a whole group-commit transaction (disk full, I/O error):
+    /// nothing of it was stored. Answered 503; relays resend. Check the disk if it repeats.
+    case transactionLost(String)
+    case hostRevoked(String)
+    /// The relay host's key was rotated while its batch was in flight: the batch was verified
+    /// with a key that is no longer enrolled, nothing stored. Answered 401; re-sign and resend.
+    case hostKeyChanged(String)
 
     public var description: String {
         switch self {
@@ -94,7 +111,26 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .closed: "the store is closed"
         case let .corrupt(what): "corrupt store: \(what)"
         case let .unavailable(why): "the database is unavailable: \(why)"
+        case let .headMoved(why): why
+        case let .transactionLost(why): "the store rolled back the transaction, nothing was stored: \(why)"
+        case let .hostRevoked(host): "host \(host) is revoked"
+        case let .hostKeyChanged(host):
+            "the key of host \(host) changed while this batch was in flight; it was signed with the old key"
         }
+    }
+}
+
+extension StoreError {
+    /// --host-id names an enrolled relay: sealing there would fork the relay's stream.
+    static func relayHoldsServerID(_ id: String) -> StoreError {
+        .conflict("host \(id) is enrolled as a relay host; --host-id must name this server's own host, not a relay's")
+    }
+
+    /// An id to enroll exists; a server's own id is named as such (no relay may write its chains).
+    static func hostTaken(_ id: String, _ kind: HostEntry.Kind) -> StoreError {
+        .conflict(kind == .server
+            ? "host \(id) is a server's own host id (its direct-ingest chains); choose another host id"
+            : "host \(id) is already enrolled")
     }
 }
 
@@ -112,6 +148,11 @@ public struct VerifiedRelayBatch: Sendable {
     /// stored host_seq while the store does not yet hold this host_seq is still in flight
     /// behind its predecessor, not a gap (`RelayBatchOutcome.predecessorPending`).
     public var predecessorHostSeq: UInt64? = nil
+    /// The enrolled public key (base64, as stored) that verified the signature. The store
+    /// requires the host's row to still hold it, unrevoked, in the batch's transaction: a batch
+    /// verified before a revocation or rotation and stored after it is refused. Nil: not checked
+    /// (batches built in-process by tests and benchmarks).
+    public var verifiedPublicKey: String? = nil
 }
 
 public enum RelayBatchOutcome: Sendable, Equatable {

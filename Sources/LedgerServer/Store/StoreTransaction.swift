@@ -5,8 +5,10 @@ import LedgerCore
 
 /// Reads and writes inside one open transaction. Not thread-safe; lives for one job.
 public protocol StoreTransaction {
-    /// `host_seq` of the host's last stored record (0 when none) or nil for an unknown host.
-    func lastHostSeq(hostID: String) throws -> UInt64?
+    /// The host's row as this transaction sees it, nil for an unknown host. Read under the
+    /// host's lock (PostgreSQL: FOR UPDATE; SQLite: the one writer), so nothing in it changes
+    /// before COMMIT: a decision taken on it holds for what this transaction writes.
+    func hostState(hostID: String) throws -> HostState?
     /// The hash of the record stored at `hostSeq` of `hostID`.
     func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest?
     func chainHead(hostID: String, agentID: String) throws -> ChainHead?
@@ -23,11 +25,40 @@ public protocol StoreTransaction {
     func insertIncident(_ incident: Incident) throws -> Int64
 }
 
+/// What a write transaction needs to know of a host's row.
+public struct HostState: Sendable, Equatable {
+    public var kind: HostEntry.Kind
+    /// `host_seq` of the host's last stored record (0 when none).
+    public var lastHostSeq: UInt64
+    public var revoked: Bool
+    /// Base64 Ed25519 public key of a relay host; nil for a server's own host.
+    public var publicKey: String?
+}
+
 extension StoreTransaction {
+    /// `host_seq` of the host's last stored record (0 when none) or nil for an unknown host.
+    func lastHostSeq(hostID: String) throws -> UInt64? { try hostState(hostID: hostID)?.lastHostSeq }
+
     /// Stores records that continue their chains by construction (the server's own, sealed
     /// under DirectIngestor's lock), moving heads and the host position with them.
+    ///
+    /// The sealer's view of the host is checked against the stored row first: records sealed
+    /// on a relay's stream (a --host-id that names an enrolled relay), or from heads that are
+    /// no longer the stored ones (another writer with the same --host-id), would otherwise be
+    /// stored as a fork of that stream, or fail on the unique host_seq for every later request.
     func appendSealed(hostID: String, records: IngestRows, nowMicros: Int64) throws {
-        guard let last = records.rows.last else { return }
+        guard let first = records.rows.first, let last = records.rows.last else { return }
+        let state = try hostState(hostID: hostID)
+        if let state, state.kind != .server {
+            throw StoreError.conflict("host \(hostID) is an enrolled relay host; the server cannot seal its own "
+                                      + "records on that stream (choose another --host-id)")
+        }
+        let stored = state?.lastHostSeq ?? 0
+        guard first.hostSeq == stored + 1 else {
+            throw StoreError.headMoved("the server sealed host_seq \(first.hostSeq) of \(hostID), but the store "
+                                       + "holds \(stored): another writer uses this host id (--host-id must be "
+                                       + "unique per server); the chain heads are reloaded, send again")
+        }
         try insert(records, hostID: hostID, range: records.rows.indices)
         var chains: [Int32: SealedPending] = [:]
         for row in records.rows {

@@ -121,6 +121,23 @@ public final class PostgresStore: Store, @unchecked Sendable {
         }
     }
 
+    public func claimServerHost(id: String) throws {
+        let now = nowMicros()
+        try perform { tx in
+            try tx.db.query("""
+                INSERT INTO hosts(host_id, kind, created_at) VALUES($1, 'server', $2) ON CONFLICT(host_id) DO NOTHING
+                """, PostgresParameters { $0.add(id); $0.add(now) })
+            guard let state = try tx.hostState(hostID: id), state.kind == .server else {
+                throw StoreError.relayHoldsServerID(id)
+            }
+        }
+    }
+
+    /// The conflict for an id that exists: its row's kind decides the message.
+    private func taken(_ id: String, _ tx: PostgresTransaction) throws -> StoreError {
+        .hostTaken(id, try tx.hostState(hostID: id)?.kind ?? .relay)
+    }
+
     // MARK: Hosts and enrollment
 
     public func addHost(id: String, publicKey: String) throws {
@@ -130,7 +147,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 INSERT INTO hosts(host_id, kind, public_key, created_at) VALUES($1, 'relay', $2, $3)
                 ON CONFLICT(host_id) DO NOTHING
                 """, PostgresParameters { $0.add(id); $0.add(publicKey); $0.add(now) })
-            if inserted.affected == 0 { throw StoreError.conflict("host \(id) is already enrolled") }
+            if inserted.affected == 0 { throw try taken(id, tx) }
         }
     }
 
@@ -168,7 +185,7 @@ public final class PostgresStore: Store, @unchecked Sendable {
                 ON CONFLICT(host_id) DO NOTHING
                 """, PostgresParameters { $0.add(hostID); $0.add(publicKey); $0.add(now) })
             // Throwing rolls the token use back with the transaction.
-            if inserted.affected == 0 { throw StoreError.conflict("host \(hostID) is already enrolled") }
+            if inserted.affected == 0 { throw try taken(hostID, tx) }
             return true
         }
     }

@@ -2,7 +2,7 @@ import LedgerCore
 
 // INVARIANT (ARCHITECTURE.md 4, several servers on one database): a host's position
 // and its chain heads move only while this transaction holds the host's row lock
-// (`SELECT … FROM hosts … FOR UPDATE` in `lastHostSeq`, the first thing
+// (`SELECT … FROM hosts … FOR UPDATE` in `hostState`, the first thing
 // RelayBatchApplier asks). A second server receiving a batch of the same host blocks
 // there until the first commits, then reads the heads the first one left, so it
 // answers "replay" or continues the chain, never forks or duplicates it. The unique
@@ -25,12 +25,17 @@ final class PostgresTransaction: StoreTransaction {
         self.keys = keys
     }
 
-    func lastHostSeq(hostID: String) throws -> UInt64? {
-        let result = try db.query("SELECT host_seq, key FROM hosts WHERE host_id = $1 FOR UPDATE",
-                                  PostgresParameters { $0.add(hostID) })
+    func hostState(hostID: String) throws -> HostState? {
+        let result = try db.query("""
+            SELECT host_seq, key, kind, revoked, public_key FROM hosts WHERE host_id = $1 FOR UPDATE
+            """, PostgresParameters { $0.add(hostID) })
         guard result.rows == 1 else { return nil }
         learned.hosts[hostID] = Int32(truncatingIfNeeded: result.int(0, 1))
-        return UInt64(result.int(0, 0))
+        guard let kind = result.string(0, 2).flatMap(HostEntry.Kind.init(rawValue:)) else {
+            throw StoreError.corrupt("host \(hostID) has an unknown kind")
+        }
+        return HostState(kind: kind, lastHostSeq: UInt64(result.int(0, 0)), revoked: result.int(0, 3) != 0,
+                         publicKey: result.string(0, 4))
     }
 
     /// Hashes read ahead by `storedHash`: one host's, from `first` on (nil where no record is stored).

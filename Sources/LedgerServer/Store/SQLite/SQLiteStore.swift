@@ -78,14 +78,26 @@ public final class SQLiteStore: Store, @unchecked Sendable {
         }
     }
 
+    public func claimServerHost(id: String) throws {
+        let now = nowMicros()
+        try writer.perform { tx in
+            if let state = try tx.hostState(hostID: id) {
+                guard state.kind == .server else { throw StoreError.relayHoldsServerID(id) }
+                return
+            }
+            let stmt = try tx.db.statement(
+                "INSERT INTO hosts(host_id, kind, host_seq, records, created_at) VALUES(?1, 'server', 0, 0, ?2)")
+            stmt.bind(1, id).bind(2, now)
+            try stmt.run()
+        }
+    }
+
     // MARK: Hosts and enrollment
 
     public func addHost(id: String, publicKey: String) throws {
         let now = nowMicros()
         try writer.perform { tx in
-            let exists = try tx.db.statement("SELECT 1 FROM hosts WHERE host_id = ?1")
-            exists.bind(1, id)
-            if try exists.step() { throw StoreError.conflict("host \(id) is already enrolled") }
+            if let state = try tx.hostState(hostID: id) { throw StoreError.hostTaken(id, state.kind) }
             let stmt = try tx.db.statement(
                 "INSERT INTO hosts(host_id, kind, public_key, created_at) VALUES(?1, 'relay', ?2, ?3)")
             stmt.bind(1, id).bind(2, publicKey).bind(3, now)
@@ -129,10 +141,10 @@ public final class SQLiteStore: Store, @unchecked Sendable {
             use.bind(1, hash).bind(2, hostID).bind(3, now)
             try use.run()
             guard tx.db.changes == 1 else { return false }
-            let exists = try tx.db.statement("SELECT 1 FROM hosts WHERE host_id = ?1")
-            exists.bind(1, hostID)
             // Throwing rolls the token use back with the job's savepoint.
-            if try exists.step() { throw StoreError.conflict("host \(hostID) is already enrolled") }
+            if let state = try tx.hostState(hostID: hostID) {
+                throw StoreError.hostTaken(hostID, state.kind)
+            }
             let stmt = try tx.db.statement(
                 "INSERT INTO hosts(host_id, kind, public_key, created_at) VALUES(?1, 'relay', ?2, ?3)")
             stmt.bind(1, hostID).bind(2, publicKey).bind(3, now)

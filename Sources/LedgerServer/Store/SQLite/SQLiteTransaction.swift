@@ -4,10 +4,15 @@ import LedgerCore
 struct SQLiteTransaction: StoreTransaction {
     let db: SQLiteConnection
 
-    func lastHostSeq(hostID: String) throws -> UInt64? {
-        let stmt = try db.statement("SELECT host_seq FROM hosts WHERE host_id = ?1")
+    func hostState(hostID: String) throws -> HostState? {
+        let stmt = try db.statement("SELECT kind, host_seq, revoked, public_key FROM hosts WHERE host_id = ?1")
         stmt.bind(1, hostID)
-        return try stmt.step() ? UInt64(stmt.int(0)) : nil
+        guard try stmt.step() else { return nil }
+        guard let kind = stmt.string(0).flatMap(HostEntry.Kind.init(rawValue:)) else {
+            throw StoreError.corrupt("host \(hostID) has an unknown kind")
+        }
+        return HostState(kind: kind, lastHostSeq: UInt64(stmt.int(1)), revoked: stmt.int(2) != 0,
+                         publicKey: stmt.string(3))
     }
 
     func storedHash(hostID: String, hostSeq: UInt64) throws -> SHA256Digest? {

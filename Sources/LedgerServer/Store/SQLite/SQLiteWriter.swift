@@ -127,6 +127,7 @@ final class SQLiteWriter: @unchecked Sendable {
             for job in jobs { job.result = .failure(error); job.done.signal() }
             return
         }
+        var lost: Error?
         for job in jobs {
             do {
                 try db.execute("SAVEPOINT job")
@@ -134,16 +135,29 @@ final class SQLiteWriter: @unchecked Sendable {
                 try db.execute("RELEASE job")
             } catch {
                 job.result = .failure(error)
+                // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM …) make SQLite roll back
+                // the whole transaction, the jobs before this one included. A SAVEPOINT outside
+                // a transaction starts one of its own and its RELEASE commits it: the next job
+                // would be committed on its own, then COMMIT would fail and report it failed.
+                if sqlite3_get_autocommit(db.handle) != 0 {
+                    lost = error
+                    break
+                }
                 try? db.execute("ROLLBACK TO job")
                 try? db.execute("RELEASE job")
             }
         }
         db.resetAll()
-        do {
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            for job in jobs { job.result = .failure(error) }
+        if let lost {
+            // Nothing of this transaction was committed: every job fails, those not run included.
+            for job in jobs { job.result = .failure(StoreError.transactionLost("\(lost)")) }
+        } else {
+            do {
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                for job in jobs { job.result = .failure(error) }
+            }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         checkpointer?.committed()
