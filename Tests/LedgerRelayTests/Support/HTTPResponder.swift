@@ -51,20 +51,7 @@ final class HTTPResponder: @unchecked Sendable {
     init(upstreamPort: UInt16 = 9, readRate: Int? = nil) throws {
         self.upstreamPort = upstreamPort
         self.readRate = readRate
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, Glibc.listen(fd, 64) == 0 else { throw TestFailure.failed("responder cannot listen") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        listener = fd
+        (listener, port) = try Loopback.listen()
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -88,14 +75,6 @@ final class HTTPResponder: @unchecked Sendable {
         lock.lock()
         for fd in hanging { shutdown(fd, Int32(SHUT_RDWR)) }
         lock.unlock()
-    }
-
-    private static func loopback(port: UInt16) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        return address
     }
 
     private func acceptLoop() {
@@ -194,15 +173,8 @@ final class HTTPResponder: @unchecked Sendable {
 
     /// Sends the request to the upstream server on a new connection and relays its whole answer.
     private func forward(_ request: Request, to client: Int32) {
-        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let upstream = Loopback.connect(port: upstreamPort) else { return }
         defer { Glibc.close(upstream) }
-        var address = Self.loopback(port: upstreamPort)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { return }
         // "Connection: close" so the server's answer ends where its connection does.
         var head = "\(request.method) \(request.path) HTTP/1.1\r\n"
         for line in request.headers where !line.lowercased().hasPrefix("connection:") { head += line + "\r\n" }
