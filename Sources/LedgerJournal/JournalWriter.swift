@@ -53,6 +53,7 @@ public final class JournalWriter {
         durableHostSeq = lastHostSeq
         checkpoint = try CheckpointFile(journalDirectory: paths.journal, initial: lastHostSeq)
         try SegmentSpare.removeLeftover(journalDirectory: paths.journal)
+        try FileSystem.unlink(paths.journal + "/" + Self.pendingSegmentName, ignoreMissing: true)
         spare = preallocate
             ? SegmentSpare(journalDirectory: paths.journal, size: segmentSize,
                            reserve: spareReserve ?? SegmentSpare.defaultReserve(segmentSize: segmentSize), log: log)
@@ -175,10 +176,16 @@ public final class JournalWriter {
     /// Creates a segment with its header, synced with its directory entry before any record goes in.
     /// With `zeroFill` (at start-up, when nothing waits for the disk yet) the rest of the segment
     /// is zero-filled first; if that fails (a nearly full disk) the segment grows by appending.
+    ///
+    /// The file is prepared under `pendingSegmentName` and gets its segment name only once its
+    /// header is written and synced, as the spare does (`install`): a reader that lists the
+    /// directory meanwhile (the relay, `ledgerctl tail`) never opens a named segment without
+    /// its header, and a crash never leaves one behind.
     private func startSegment(first: UInt64, zeroFill: Bool) throws {
         let file = SegmentFile(firstHostSeq: first, path: paths.journal + "/" + SegmentFile.name(firstHostSeq: first))
+        let pending = paths.journal + "/" + Self.pendingSegmentName
         let header = SegmentHeader(firstHostSeq: first, hostID: hostID).encoded()
-        let fd = try FileDescriptor.open(file.path, .writeOnly, options: [.create, .truncate], permissions: 0o640)
+        let fd = try FileDescriptor.open(pending, .writeOnly, options: [.create, .truncate], permissions: 0o640)
         var fileSize = Int64(header.count)
         do {
             try fd.setPermissions(0o640)
@@ -192,9 +199,12 @@ public final class JournalWriter {
                 }
             }
             try fd.fdatasync()
+            try FileSystem.rename(pending, to: file.path)
             try FileSystem.syncDirectory(paths.journal)
+            try fd.lseek(Int64(header.count))
         } catch {
             try? fd.close()
+            try? FileSystem.unlink(pending, ignoreMissing: true)
             throw error
         }
         current = fd
@@ -202,6 +212,10 @@ public final class JournalWriter {
         segments.append(SegmentSummary(file: file, size: Int64(header.count), lastHostSeq: first - 1,
                                        modifiedMicros: SystemClock.nowMicroseconds()))
     }
+
+    /// Not a segment name (SegmentFile.firstHostSeq(inName:) refuses it): no reader, recovery or
+    /// retention looks at a segment being started. A leftover is removed when a writer opens.
+    static let pendingSegmentName = "segment-new.tmp"
 
     /// Removes the oldest sealed segments (never the current one) after retention wrote the
     /// chain snapshot covering them. Returns the bytes freed.
