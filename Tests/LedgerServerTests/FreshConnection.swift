@@ -6,21 +6,10 @@ import LedgerCore
 /// connections at once (libmicrohttpd binds each connection to one pool thread).
 extension ServerProcess {
     func postBatchOnFreshConnection(_ batch: EncodedRelayBatch, timeout: Double = 60) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        defer { close(fd) }
-        var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        guard let fd = Self.connectLoopback(port, receiveTimeout: timeout) else {
+            throw TestFailure("connect to 127.0.0.1:\(port): errno \(errno)")
         }
-        guard connected == 0 else { throw TestFailure("connect: errno \(errno)") }
+        defer { close(fd) }
         var head = "POST /v1/relay/batches HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         head += "Content-Length: \(batch.compressedBody.count)\r\n"
         for (name, value) in batch.headers { head += "\(name): \(value)\r\n" }
@@ -59,5 +48,28 @@ extension ServerProcess {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return Response(status: status, body: Array(bytes[(end + separator.count)...]), headers: headers)
+    }
+}
+
+extension ServerProcess {
+    /// A TCP connection to 127.0.0.1:`port` whose reads give up after `receiveTimeout` seconds;
+    /// nil (and nothing left open) when the connect fails.
+    static func connectLoopback(_ port: UInt16, receiveTimeout: Double = 5) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var limit = timeval(tv_sec: Int(receiveTimeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 }

@@ -6,20 +6,7 @@ import Testing
 @Suite("connections per IP address are limited (slow clients)")
 struct PerIPConnectionLimitTests {
     /// A TCP connection to the server; nil when the connect itself fails.
-    static func connectTo(_ port: UInt16) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var limit = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if connected != 0 { close(fd); return nil }
-        return fd
-    }
+    static func connectTo(_ port: UInt16) -> Int32? { ServerProcess.connectLoopback(port) }
 
     /// GET /healthz on a new connection: the status, or nil when the server closed it unanswered.
     static func health(_ port: UInt16) -> Int? {
